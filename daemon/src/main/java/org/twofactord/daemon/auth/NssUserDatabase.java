@@ -1,0 +1,118 @@
+package org.twofactord.daemon.auth;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The user database through {@code getent}, so that every NSS source (files, LDAP, sssd) counts,
+ * as it does for {@code id -G}. The JDK has no API for another uid's groups. Answers are cached
+ * for {@link #TTL}, so a burst of connections costs one lookup per uid; uid 0 needs none.
+ */
+public final class NssUserDatabase implements UserDatabase {
+    /** How long an answer (or the absence of one) is kept. */
+    public static final Duration TTL = Duration.ofSeconds(10);
+    private static final Logger log = LoggerFactory.getLogger(NssUserDatabase.class);
+    private static final long LOOKUP_TIMEOUT_MS = 2000;
+
+    private record Cached<T>(Optional<T> value, long expiresAtNanos) {
+    }
+
+    private final ConcurrentHashMap<Long, Cached<Account>> accounts = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Cached<Group>> groups = new ConcurrentHashMap<>();
+    private final LongSupplier nanoTime;
+
+    public NssUserDatabase() {
+        this(System::nanoTime);
+    }
+
+    NssUserDatabase(LongSupplier nanoTime) {
+        this.nanoTime = nanoTime;
+    }
+
+    @Override
+    public Optional<Account> byUid(long uid) {
+        return cached(accounts, uid, () -> getent("passwd", Long.toString(uid)).flatMap(NssUserDatabase::parseAccount));
+    }
+
+    @Override
+    public Optional<Group> group(String name) {
+        return cached(groups, name, () -> getent("group", name).flatMap(NssUserDatabase::parseGroup));
+    }
+
+    private <K, T> Optional<T> cached(ConcurrentHashMap<K, Cached<T>> cache, K key,
+                                      java.util.function.Supplier<Optional<T>> lookup) {
+        long now = nanoTime.getAsLong();
+        Cached<T> hit = cache.get(key);
+        if (hit != null && hit.expiresAtNanos() - now > 0) {
+            return hit.value();
+        }
+        Optional<T> value = lookup.get();
+        if (cache.size() > 10_000) {
+            cache.clear(); // bounded: a flood of distinct uids cannot grow it without end
+        }
+        cache.put(key, new Cached<>(value, now + TTL.toNanos()));
+        return value;
+    }
+
+    static Optional<Account> parseAccount(String line) {
+        String[] f = line.split(":", -1);
+        if (f.length < 4) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(new Account(f[0], Long.parseLong(f[2]), Long.parseLong(f[3])));
+        } catch (NumberFormatException e) {
+            return Optional.empty();
+        }
+    }
+
+    static Optional<Group> parseGroup(String line) {
+        String[] f = line.split(":", -1);
+        if (f.length < 4) {
+            return Optional.empty();
+        }
+        try {
+            Set<String> members = f[3].isEmpty() ? Set.of() : Set.copyOf(Arrays.asList(f[3].split(",")));
+            return Optional.of(new Group(f[0], Long.parseLong(f[2]), members));
+        } catch (NumberFormatException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Runs {@code getent DB KEY}; empty when there is no such entry or the lookup fails. */
+    private static Optional<String> getent(String db, String key) {
+        ProcessBuilder pb = new ProcessBuilder("getent", db, key).redirectErrorStream(false);
+        pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        pb.redirectError(ProcessBuilder.Redirect.DISCARD);
+        try {
+            Process p = pb.start();
+            byte[] out = p.getInputStream().readNBytes(64 * 1024);
+            if (!p.waitFor(LOOKUP_TIMEOUT_MS, TimeUnit.MILLISECONDS)) {
+                p.destroyForcibly();
+                log.warn("getent {} timed out; treating the entry as missing", db);
+                return Optional.empty();
+            }
+            if (p.exitValue() != 0) {
+                return Optional.empty();
+            }
+            String text = new String(out, StandardCharsets.UTF_8);
+            int nl = text.indexOf('\n');
+            return Optional.of(nl < 0 ? text : text.substring(0, nl));
+        } catch (IOException e) {
+            log.warn("getent {} failed: {}", db, e.getMessage());
+            return Optional.empty();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Optional.empty();
+        }
+    }
+}

@@ -1,0 +1,19 @@
+package org.twofactord.daemon.auth;
+
+import java.util.Optional;
+import java.util.Set;
+
+/** The system's user and group database (NSS), as far as roles need it. */
+public interface UserDatabase {
+    /** An account: its name and primary group. */
+    record Account(String name, long uid, long gid) {
+    }
+
+    /** A group: its id and the names listed as its members. */
+    record Group(String name, long gid, Set<String> members) {
+    }
+
+    Optional<Account> byUid(long uid);
+
+    Optional<Group> group(String name);
+}

@@ -1,0 +1,179 @@
+package org.twofactord.daemon.config;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Reads {@code key = value} lines ({@code #} starts a comment line) and the command-line flags into
+ * one {@link Config}. Flags win over the file. An unknown key, a key given twice or a bad value
+ * is an error naming the file, the line and the key.
+ */
+public final class ConfigLoader {
+    static final Set<String> KEYS = Set.of("socket", "state_dir", "socket_mode", "socket_group", "admin_group",
+            "verifier_group", "window", "digits", "max_failures", "lockout_s", "idle_timeout_s", "max_connections",
+            "max_connections_per_uid");
+
+    /** What the command line said; null means "not given". */
+    public record Flags(Path socket, Path stateDir, Path configFile, boolean dev) {
+    }
+
+    private record Entry(String value, int line) {
+    }
+
+    private ConfigLoader() {
+    }
+
+    /**
+     * Builds the configuration. The file given by {@code --config} must exist; the default file may
+     * be missing (then the defaults hold). In dev mode the default file is not read at all, so a
+     * developer's daemon does not pick up a system configuration by accident.
+     */
+    public static Config load(Flags flags) throws ConfigException {
+        Path file = flags.configFile() != null ? flags.configFile() : Config.DEFAULT_CONFIG;
+        Map<String, Entry> entries = Map.of();
+        if (flags.configFile() != null || !flags.dev()) {
+            try {
+                entries = parse(file, Files.readAllLines(file, StandardCharsets.UTF_8));
+            } catch (NoSuchFileException e) {
+                if (flags.configFile() != null) {
+                    throw new ConfigException(file + ": no such file");
+                }
+            } catch (IOException e) {
+                throw new ConfigException(file + ": cannot be read: " + e.getMessage());
+            }
+        }
+        return build(file, entries, flags);
+    }
+
+    private static Map<String, Entry> parse(Path file, List<String> lines) throws ConfigException {
+        Map<String, Entry> entries = new LinkedHashMap<>();
+        for (int i = 0; i < lines.size(); i++) {
+            int lineNo = i + 1;
+            String line = lines.get(i).strip();
+            if (line.isEmpty() || line.startsWith("#")) {
+                continue;
+            }
+            int eq = line.indexOf('=');
+            if (eq < 0) {
+                throw new ConfigException(file + ":" + lineNo + ": expected 'key = value'");
+            }
+            String key = line.substring(0, eq).strip();
+            String value = line.substring(eq + 1).strip();
+            if (!KEYS.contains(key)) {
+                throw new ConfigException(file + ":" + lineNo + ": unknown key '" + key + "'");
+            }
+            if (entries.containsKey(key)) {
+                throw new ConfigException(file + ":" + lineNo + ": key '" + key + "' given twice (first on line "
+                        + entries.get(key).line() + ")");
+            }
+            entries.put(key, new Entry(value, lineNo));
+        }
+        return entries;
+    }
+
+    private static Config build(Path file, Map<String, Entry> e, Flags flags) throws ConfigException {
+        Values v = new Values(file, e);
+        boolean dev = flags.dev();
+        Path stateDir = flags.stateDir() != null ? flags.stateDir()
+                : dev ? Config.DEV_DIR : v.path("state_dir", Config.DEFAULT_STATE_DIR);
+        Path socket = flags.socket() != null ? flags.socket()
+                : dev ? stateDir.resolve(Config.SOCKET_NAME) : v.path("socket", Config.DEFAULT_SOCKET);
+        int socketMode = dev && !e.containsKey("socket_mode") ? 0600 : v.mode("socket_mode", 0666);
+        Optional<String> socketGroup = dev && !e.containsKey("socket_group") ? Optional.empty()
+                : Optional.of(v.group("socket_group", "twofactord"));
+        return new Config(
+                socket.toAbsolutePath().normalize(),
+                stateDir.toAbsolutePath().normalize(),
+                socketMode,
+                socketGroup,
+                e.containsKey("socket_group"),
+                v.group("admin_group", "twofactord-admin"),
+                v.group("verifier_group", "twofactord"),
+                e.containsKey("admin_group") || e.containsKey("verifier_group"),
+                v.integer("window", 1, 0, 10),
+                v.digits(),
+                v.integer("max_failures", 5, 1, 100),
+                v.integer("lockout_s", 60, 1, Config.MAX_LOCKOUT_S),
+                v.integer("idle_timeout_s", 30, 1, 3600),
+                v.integer("max_connections", 256, 1, 4096),
+                v.integer("max_connections_per_uid", 16, 1, 4096),
+                dev);
+    }
+
+    /** Typed access to the entries, each error naming the file, line and key. */
+    private record Values(Path file, Map<String, Entry> entries) {
+        private ConfigException bad(String key, String why) {
+            Entry entry = entries.get(key);
+            return new ConfigException(file + ":" + entry.line() + ": " + key + ": " + why);
+        }
+
+        Path path(String key, Path fallback) throws ConfigException {
+            Entry entry = entries.get(key);
+            if (entry == null) {
+                return fallback;
+            }
+            if (!entry.value().startsWith("/")) {
+                throw bad(key, "must be an absolute path");
+            }
+            return Path.of(entry.value());
+        }
+
+        int integer(String key, int fallback, int min, int max) throws ConfigException {
+            Entry entry = entries.get(key);
+            if (entry == null) {
+                return fallback;
+            }
+            try {
+                int value = Integer.parseInt(entry.value());
+                if (value < min || value > max) {
+                    throw bad(key, "must be between " + min + " and " + max + ", not " + value);
+                }
+                return value;
+            } catch (NumberFormatException ex) {
+                throw bad(key, "not a whole number: '" + entry.value() + "'");
+            }
+        }
+
+        int digits() throws ConfigException {
+            int digits = integer("digits", 6, 6, 8);
+            if (digits == 7) {
+                throw bad("digits", "must be 6 or 8");
+            }
+            return digits;
+        }
+
+        int mode(String key, int fallback) throws ConfigException {
+            Entry entry = entries.get(key);
+            if (entry == null) {
+                return fallback;
+            }
+            if (!entry.value().matches("0?[0-7]{3}")) {
+                throw bad(key, "must be an octal mode such as 0660, not '" + entry.value() + "'");
+            }
+            int mode = Integer.parseInt(entry.value(), 8);
+            if ((mode & 0600) != 0600) {
+                throw bad(key, "the owner must keep read and write (0600 at least)");
+            }
+            return mode;
+        }
+
+        String group(String key, String fallback) throws ConfigException {
+            Entry entry = entries.get(key);
+            if (entry == null) {
+                return fallback;
+            }
+            if (!entry.value().matches("[A-Za-z_][A-Za-z0-9_.-]{0,31}")) {
+                throw bad(key, "not a valid group name: '" + entry.value() + "'");
+            }
+            return entry.value();
+        }
+    }
+}

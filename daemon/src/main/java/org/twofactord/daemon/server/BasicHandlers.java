@@ -1,0 +1,127 @@
+package org.twofactord.daemon.server;
+
+import org.twofactord.daemon.auth.Caller;
+import org.twofactord.daemon.policy.PolicyMode;
+import org.twofactord.daemon.store.Store;
+import org.twofactord.daemon.store.StoreException;
+import org.twofactord.protocol.Commands;
+import org.twofactord.protocol.Reply;
+import org.twofactord.protocol.Request;
+
+/** HELLO, PING, QUIT, POLICY, ISSUER and STATS. */
+final class BasicHandlers {
+    static final int MAX_ISSUER_CHARS = 64;
+
+    private final Services services;
+
+    BasicHandlers(Services services) {
+        this.services = services;
+    }
+
+    Reply hello(Caller caller, Request request) {
+        if (request.argCount() > 1) {
+            throw RequestError.badRequest("usage: HELLO [version]");
+        }
+        if (request.argCount() == 1 && !request.arg(0).equals(Integer.toString(Commands.PROTOCOL_VERSION))) {
+            throw RequestError.badRequest("unsupported protocol version");
+        }
+        return Reply.ok(Reply.object().put("protocol", Commands.PROTOCOL_VERSION)
+                .put("server", "twofactord/" + services.version));
+    }
+
+    Reply ping(Caller caller, Request request) {
+        return Reply.ok();
+    }
+
+    Reply quit(Caller caller, Request request) {
+        return Reply.ok();
+    }
+
+    Reply policy(Caller caller, Request request) throws StoreException {
+        if (request.argCount() > 1) {
+            throw RequestError.badRequest("usage: POLICY [ENABLE | DISABLE | REQUIRE]");
+        }
+        if (request.argCount() == 1) {
+            PolicyMode mode = switch (request.word(0)) {
+                case Commands.ENABLE -> PolicyMode.OPTIONAL;
+                case Commands.DISABLE -> PolicyMode.DISABLED;
+                case Commands.REQUIRE -> PolicyMode.REQUIRED;
+                default -> throw RequestError.badRequest("usage: POLICY [ENABLE | DISABLE | REQUIRE]");
+            };
+            services.write(store -> {
+                store.putMeta(Store.META_POLICY, mode.wireName());
+                return null;
+            });
+            return policyReply(mode);
+        }
+        return policyReply(services.policy());
+    }
+
+    private static Reply policyReply(PolicyMode mode) {
+        return Reply.ok(Reply.object().put("mode", mode.wireName()).put("enabled", mode != PolicyMode.DISABLED));
+    }
+
+    Reply issuer(Caller caller, Request request) throws StoreException {
+        if (request.argCount() == 0) {
+            return issuerReply();
+        }
+        String word = request.word(0);
+        if (word.equals(Commands.RESET) && request.argCount() == 1) {
+            services.write(store -> {
+                store.removeMeta(Store.META_ISSUER);
+                return null;
+            });
+            return issuerReply();
+        }
+        if (word.equals(Commands.SET) && request.argCount() >= 2) {
+            String text = request.restFrom(1);
+            checkIssuer(text);
+            services.write(store -> {
+                store.putMeta(Store.META_ISSUER, text);
+                return null;
+            });
+            return issuerReply();
+        }
+        throw RequestError.badRequest("usage: ISSUER [SET <text> | RESET]");
+    }
+
+    /** 1-64 printable characters, spaces allowed, no colon (it separates issuer and account). */
+    static void checkIssuer(String text) {
+        int length = text.codePointCount(0, text.length());
+        if (length < 1 || length > MAX_ISSUER_CHARS) {
+            throw RequestError.badRequest("an issuer is 1-" + MAX_ISSUER_CHARS + " characters");
+        }
+        boolean printable = text.codePoints().allMatch(c -> c >= ' ' && c != 0x7f && !Character.isISOControl(c)
+                && Character.getType(c) != Character.FORMAT);
+        if (!printable || text.indexOf(':') >= 0) {
+            throw RequestError.badRequest("an issuer is printable characters without ':'");
+        }
+    }
+
+    private Reply issuerReply() {
+        boolean isDefault = services.store.meta(Store.META_ISSUER).isEmpty();
+        return Reply.ok(Reply.object().put("issuer", services.issuer()).put("default", isDefault));
+    }
+
+    Reply stats(Caller caller, Request request) {
+        if (request.argCount() != 0) {
+            throw RequestError.badRequest("usage: STATS");
+        }
+        Stats s = services.stats;
+        var body = Reply.object()
+                .put("uptime_s", (System.nanoTime() - s.startedNanos) / 1_000_000_000L)
+                .put("users", services.store.userCount())
+                .put("verify_ok", s.verifyOk.get())
+                .put("verify_no", s.verifyNo.get())
+                .put("replays", s.replays.get())
+                .put("lockouts", s.lockouts.get())
+                .put("connections", s.connections.get());
+        Long skew = s.lastClockSkewS;
+        if (skew == null) {
+            body.putNull("clock_skew_s");
+        } else {
+            body.put("clock_skew_s", skew);
+        }
+        return Reply.ok(body);
+    }
+}

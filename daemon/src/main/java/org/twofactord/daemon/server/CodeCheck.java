@@ -1,0 +1,147 @@
+package org.twofactord.daemon.server;
+
+import java.security.MessageDigest;
+import java.util.Arrays;
+import java.util.OptionalLong;
+import org.twofactord.daemon.policy.Lockout;
+import org.twofactord.daemon.store.MasterKey;
+import org.twofactord.daemon.store.Store;
+import org.twofactord.daemon.store.StoreException;
+import org.twofactord.daemon.store.UserRecord;
+import org.twofactord.protocol.Reasons;
+import org.twofactord.protocol.Reply;
+
+/**
+ * Checks one code for one enrolled user and consumes it: the decision VERIFY makes, and the proof a
+ * self caller gives for ENROLL, REMOVE and BACKUP. The matching step (or used backup code) is
+ * written and committed by the {@link org.twofactord.daemon.store.Writer} before the OK is
+ * returned, under a precondition re-checked there, so two requests with one fresh code get one OK.
+ */
+final class CodeCheck {
+    private final Services services;
+
+    CodeCheck(Services services) {
+        this.services = services;
+    }
+
+    /** The outcome: the reply to send, and whether it is a yes. */
+    record Outcome(Reply reply, boolean accepted) {
+    }
+
+    Outcome check(String name, UserRecord record, String code) throws StoreException {
+        long now = services.nowS();
+        if (record.lockedAt(now)) {
+            return counted(locked(record, now));
+        }
+        String backupDigits = backupDigits(code);
+        if (backupDigits != null) {
+            byte[] hash = services.key.backupHash(name, backupDigits);
+            return counted(services.write(store -> useBackup(store, name, record.generation(), hash, now)));
+        }
+        byte[] secret = services.key.open(name, record.sealedSecret());
+        OptionalLong step;
+        try {
+            step = services.totp.match(secret, code, services.totp.currentStep(), services.config.window(),
+                    record.lastStep());
+        } finally {
+            Arrays.fill(secret, (byte) 0);
+        }
+        if (step.isEmpty()) {
+            return counted(services.write(store -> fail(store, name, record.generation(), Reasons.INVALID, now)));
+        }
+        long matched = step.getAsLong();
+        return counted(services.write(store -> accept(store, name, record.generation(), matched, now)));
+    }
+
+    private Outcome counted(Outcome outcome) {
+        (outcome.accepted() ? services.stats.verifyOk : services.stats.verifyNo).incrementAndGet();
+        return outcome;
+    }
+
+    /** A backup code's 10 digits, if {@code code} has the shape {@code 12345-67890} or {@code 1234567890}. */
+    static String backupDigits(String code) {
+        String digits = code.length() == 11 && code.charAt(5) == '-' ? code.substring(0, 5) + code.substring(6) : code;
+        if (digits.length() != 10) {
+            return null;
+        }
+        for (int i = 0; i < 10; i++) {
+            if (digits.charAt(i) < '0' || digits.charAt(i) > '9') {
+                return null;
+            }
+        }
+        return digits;
+    }
+
+    private static Outcome locked(UserRecord record, long now) {
+        var body = Reply.object().put("retry_after", Math.max(1, record.lockedUntil() - now));
+        return new Outcome(Reply.no(Reasons.LOCKED, body), false);
+    }
+
+    // The changes below run on the writer thread, against the store as it is then.
+
+    private Outcome accept(Store store, String name, int generation, long step, long now) {
+        UserRecord current = store.user(name).orElse(null);
+        if (current == null || current.generation() != generation) {
+            return new Outcome(Reply.no(Reasons.INVALID), false); // the secret changed meanwhile
+        }
+        if (current.lockedAt(now)) {
+            return locked(current, now);
+        }
+        if (step <= current.lastStep()) {
+            return fail(store, name, generation, Reasons.REPLAYED, now);
+        }
+        store.putUser(name, current.accepted(step, now));
+        return new Outcome(Reply.ok(Reply.object().put("method", "totp")), true);
+    }
+
+    private Outcome useBackup(Store store, String name, int generation, byte[] hash, long now) {
+        UserRecord current = store.user(name).orElse(null);
+        if (current == null || current.generation() != generation) {
+            return new Outcome(Reply.no(Reasons.INVALID), false);
+        }
+        if (current.lockedAt(now)) {
+            return locked(current, now);
+        }
+        int index = findBackup(current, hash);
+        if (index < 0) {
+            return fail(store, name, generation, Reasons.INVALID, now);
+        }
+        UserRecord updated = current.backupUsed(index, now);
+        store.putUser(name, updated);
+        return new Outcome(Reply.ok(Reply.object().put("method", "backup")
+                .put("backup_codes_left", updated.backupCodesLeft())), true);
+    }
+
+    /** The index of the unused backup code with this hash, or -1; every slot is compared. */
+    private static int findBackup(UserRecord record, byte[] hash) {
+        int size = MasterKey.BACKUP_HASH_BYTES;
+        int found = -1;
+        for (int i = 0; i * size < record.backupHashes().length; i++) {
+            byte[] slot = Arrays.copyOfRange(record.backupHashes(), i * size, (i + 1) * size);
+            if (MessageDigest.isEqual(slot, hash) && (record.backupUsed() & (1 << i)) == 0) {
+                found = i;
+            }
+        }
+        return found;
+    }
+
+    private Outcome fail(Store store, String name, int generation, String reason, long now) {
+        UserRecord current = store.user(name).orElse(null);
+        if (current == null || current.generation() != generation) {
+            return new Outcome(Reply.no(reason), false);
+        }
+        if (current.lockedAt(now)) {
+            return locked(current, now);
+        }
+        Lockout.State after = services.lockout.afterFailure(
+                new Lockout.State(current.failures(), current.lockoutLevel(), current.lockedUntil()), now);
+        if (after.lockedAt(now)) {
+            services.stats.lockouts.incrementAndGet();
+        }
+        if (Reasons.REPLAYED.equals(reason)) {
+            services.stats.replays.incrementAndGet();
+        }
+        store.putUser(name, current.withFailures(after.failures(), after.level(), after.lockedUntil()));
+        return new Outcome(Reply.no(reason), false);
+    }
+}

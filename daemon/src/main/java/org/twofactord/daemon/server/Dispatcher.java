@@ -1,0 +1,152 @@
+package org.twofactord.daemon.server;
+
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.twofactord.daemon.audit.Audit;
+import org.twofactord.daemon.auth.Caller;
+import org.twofactord.daemon.store.StoreException;
+import org.twofactord.protocol.Commands;
+import org.twofactord.protocol.ErrorCodes;
+import org.twofactord.protocol.Reply;
+import org.twofactord.protocol.Request;
+import org.twofactord.protocol.UserNames;
+
+/**
+ * The dispatch table: for each command, who may run it and which handler does. Protocol v1's
+ * "Who may do what", in one screen.
+ */
+final class Dispatcher {
+    /** Who may run a command. */
+    enum Access { ANYONE, VERIFIER, ADMIN_OR_SELF, ADMIN, ROOT }
+
+    /**
+     * @param access  who may run it, which may depend on the sub-command
+     * @param targets for ADMIN_OR_SELF: the user names the request acts on
+     * @param audited whether the request goes to the audit log
+     */
+    private record Route(Function<Request, Access> access, Function<Request, List<String>> targets,
+                         Handler handler, Function<Request, Boolean> audited) {
+    }
+
+    private static final Logger log = LoggerFactory.getLogger(Dispatcher.class);
+
+    private final Map<String, Route> routes;
+
+    Dispatcher(Services services) {
+        BasicHandlers basic = new BasicHandlers(services);
+        UserHandlers users = new UserHandlers(services);
+        Function<Request, List<String>> none = r -> List.of();
+        Function<Request, List<String>> first = r -> r.argCount() == 0 ? List.of() : List.of(r.arg(0));
+        Function<Request, List<String>> allNames = r -> r.args().stream().filter(a -> a.indexOf('=') < 0).toList();
+        Function<Request, Boolean> always = r -> true;
+        Function<Request, Boolean> never = r -> false;
+        Function<Request, Boolean> whenChanging = r -> r.argCount() > 0;
+        routes = Map.ofEntries(
+                Map.entry(Commands.HELLO, new Route(r -> Access.ANYONE, none, basic::hello, never)),
+                Map.entry(Commands.PING, new Route(r -> Access.ANYONE, none, basic::ping, never)),
+                Map.entry(Commands.QUIT, new Route(r -> Access.ANYONE, none, basic::quit, never)),
+                Map.entry(Commands.POLICY, new Route(r -> r.argCount() == 0 ? Access.ANYONE : Access.ROOT, none,
+                        basic::policy, whenChanging)),
+                Map.entry(Commands.ISSUER, new Route(r -> r.argCount() == 0 ? Access.ANYONE : Access.ROOT, none,
+                        basic::issuer, whenChanging)),
+                Map.entry(Commands.STATS, new Route(r -> Access.ADMIN, none, basic::stats, never)),
+                Map.entry(Commands.CHECK, new Route(r -> Access.VERIFIER, none, users::check, never)),
+                Map.entry(Commands.VERIFY, new Route(r -> Access.VERIFIER, none, users::verify, always)),
+                Map.entry(Commands.ENROLL, new Route(r -> Access.ADMIN_OR_SELF, first, users::enroll, always)),
+                Map.entry(Commands.CONFIRM, new Route(r -> Access.ADMIN_OR_SELF, first, users::confirm, always)),
+                Map.entry(Commands.REMOVE, new Route(r -> r.args().contains("*") ? Access.ADMIN : Access.ADMIN_OR_SELF,
+                        allNames, users::remove, always)),
+                Map.entry(Commands.USER, new Route(r -> Access.ADMIN_OR_SELF, first, users::user, never)),
+                Map.entry(Commands.USERS, new Route(r -> Access.ADMIN, none, users::users, never)),
+                Map.entry(Commands.BACKUP, new Route(r -> Access.ADMIN_OR_SELF, first, users::backup, always)),
+                Map.entry(Commands.UNLOCK, new Route(r -> Access.ADMIN, none, users::unlock, always)));
+    }
+
+    Reply dispatch(Caller caller, Request request) {
+        Route route = routes.get(request.command());
+        if (route == null) {
+            return Reply.err(ErrorCodes.UNKNOWN_COMMAND, "unknown command " + Audit.clean(request.command()));
+        }
+        Access access = route.access().apply(request);
+        if (!allowed(caller, access, route.targets().apply(request))) {
+            Audit.record(caller, request.command(), target(request), "ERR forbidden", null);
+            return Reply.err(ErrorCodes.FORBIDDEN, request.command() + " " + describe(access));
+        }
+        Reply reply;
+        try {
+            reply = route.handler().handle(caller, request);
+        } catch (RequestError e) {
+            reply = e.reply;
+        } catch (StoreException e) {
+            log.error("{} failed: store unavailable: {}", request.command(), e.getMessage());
+            reply = Reply.err(ErrorCodes.UNAVAILABLE, "the store cannot be read or written");
+        } catch (RuntimeException e) {
+            log.error("{} failed with an internal error", request.command(), e);
+            reply = Reply.err(ErrorCodes.INTERNAL, "internal error (see the daemon's log)");
+        }
+        if (route.audited().apply(request)) {
+            Audit.record(caller, request.command(), target(request), outcome(reply), extra(request, reply));
+        }
+        return reply;
+    }
+
+    private static boolean allowed(Caller caller, Access access, List<String> targets) {
+        return switch (access) {
+            case ANYONE -> true;
+            case VERIFIER -> caller.verifier();
+            case ADMIN -> caller.admin();
+            case ROOT -> caller.root();
+            // A request with a malformed name goes on to get its ERR bad-user; it cannot act on anyone.
+            case ADMIN_OR_SELF -> caller.admin() || targets.isEmpty()
+                    || targets.stream().anyMatch(t -> !UserNames.isValid(t))
+                    || targets.stream().allMatch(caller::isSelf);
+        };
+    }
+
+    private static String describe(Access access) {
+        return switch (access) {
+            case ANYONE -> "is open to anyone";
+            case VERIFIER -> "is for verifiers (uid 0 or the verifier group)";
+            case ADMIN -> "is for administrators (uid 0 or the admin group)";
+            case ROOT -> "changes are for uid 0 only";
+            case ADMIN_OR_SELF -> "is for administrators, or for a user on its own name";
+        };
+    }
+
+    private static String target(Request request) {
+        if (request.argCount() == 0) {
+            return null;
+        }
+        String first = request.arg(0);
+        return UserNames.isValid(first) || first.equals("*") ? first : "(invalid)";
+    }
+
+    private static String outcome(Reply reply) {
+        StringBuilder sb = new StringBuilder(reply.kind().name());
+        if (reply.word() != null) {
+            sb.append(' ').append(reply.word());
+        } else if (reply.body() != null && reply.body().has("method")) {
+            sb.append(' ').append(reply.body().get("method").asText());
+        }
+        return sb.toString();
+    }
+
+    private static String extra(Request request, Reply reply) {
+        StringBuilder sb = new StringBuilder();
+        for (String arg : request.args()) {
+            String lower = arg.toLowerCase(java.util.Locale.ROOT);
+            if (lower.startsWith(Commands.ARG_SERVICE)) {
+                sb.append("service=").append(Audit.clean(arg.substring(Commands.ARG_SERVICE.length()))).append(' ');
+            } else if (lower.startsWith(Commands.ARG_RHOST)) {
+                sb.append("rhost=").append(Audit.clean(arg.substring(Commands.ARG_RHOST.length()))).append(' ');
+            }
+        }
+        if (reply.body() != null && reply.body().has("retry_after")) {
+            sb.append("retry_after=").append(reply.body().get("retry_after").asLong());
+        }
+        return sb.toString().strip();
+    }
+}

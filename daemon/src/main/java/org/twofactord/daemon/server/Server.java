@@ -1,0 +1,363 @@
+package org.twofactord.daemon.server;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.GroupPrincipal;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.UserPrincipalNotFoundException;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.util.EnumSet;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.newsclub.net.unix.AFUNIXServerSocket;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.twofactord.daemon.auth.Roles;
+import org.twofactord.daemon.auth.UserDatabase;
+import org.twofactord.daemon.config.Config;
+import org.twofactord.daemon.store.MapDbStore;
+import org.twofactord.daemon.store.MasterKey;
+import org.twofactord.daemon.store.Store;
+import org.twofactord.daemon.store.StoreException;
+import org.twofactord.daemon.store.Writer;
+
+/**
+ * The daemon: opens the store, binds the socket, accepts connections and runs one {@link Session}
+ * per connection on a bounded pool of threads; {@link #stop()} shuts it all down in order.
+ */
+public final class Server implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Server.class);
+    /** How long shutdown waits for requests in flight. */
+    private static final long DRAIN_MS = 5000;
+
+    /** What a server needs from outside; tests swap the clock, the user database or the store. */
+    public record Options(Clock clock, SecureRandom random, UserDatabase users, long rootUid,
+                          StoreFactory storeFactory, String version) {
+    }
+
+    /** Opens the store (tests wrap it to inject faults). */
+    @FunctionalInterface
+    public interface StoreFactory {
+        Store open(Path file, MasterKey key) throws StoreException;
+    }
+
+    public static StoreFactory mapDb() {
+        return MapDbStore::open;
+    }
+
+    private final Config config;
+    private final Store store;
+    private final Writer writer;
+    private final Services services;
+    private final Roles roles;
+    private final Dispatcher dispatcher;
+    private final AFUNIXServerSocket serverSocket;
+    private final Object socketFileKey;
+    private final ThreadPoolExecutor pool;
+    private final ScheduledExecutorService timer;
+    private final Thread acceptThread;
+    private final AtomicInteger open = new AtomicInteger();
+    private final ConcurrentHashMap<Long, AtomicInteger> perUid = new ConcurrentHashMap<>();
+    private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
+    private volatile boolean stopping;
+
+    private Server(Config config, Options options) throws StoreException, IOException {
+        this.config = config;
+        prepareStateDir(config.stateDir());
+        boolean storeExists = Files.exists(config.storeFile());
+        MasterKey key = MasterKey.loadOrCreate(config.masterKeyFile(), !storeExists, options.random());
+        this.store = options.storeFactory().open(config.storeFile(), key);
+        Writer startedWriter = null;
+        try {
+            startedWriter = new Writer(store);
+            this.services = new Services(config, store, startedWriter, key, options.clock(), options.random(),
+                    defaultIssuer(), options.version());
+            this.roles = new Roles(options.users(), config.adminGroup(), config.verifierGroup(), options.rootUid());
+            this.dispatcher = new Dispatcher(services);
+            this.serverSocket = bind(config);
+            this.socketFileKey = Files.readAttributes(config.socket(),
+                    java.nio.file.attribute.BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+        } catch (IOException | RuntimeException e) {
+            if (startedWriter != null) {
+                startedWriter.close();
+            }
+            store.close();
+            throw e;
+        }
+        this.writer = startedWriter;
+        // Threads are made on demand and die after a minute idle; the accept loop admits at most
+        // max_connections sessions, the slack covers a thread that has not yet returned to the pool.
+        this.pool = new ThreadPoolExecutor(0, config.maxConnections() + 16, 60, TimeUnit.SECONDS,
+                new SynchronousQueue<>(), named("twofactord-session"));
+        this.timer = Executors.newSingleThreadScheduledExecutor(named("twofactord-timer"));
+        long tickMs = Math.max(100, Math.min(1000, config.idleTimeoutS() * 250L));
+        timer.scheduleWithFixedDelay(this::reap, tickMs, tickMs, TimeUnit.MILLISECONDS);
+        timer.scheduleWithFixedDelay(this::expirePending, 60, 60, TimeUnit.SECONDS);
+        this.acceptThread = new Thread(this::acceptLoop, "twofactord-accept");
+        acceptThread.start();
+    }
+
+    /** Opens the store, binds the socket and starts serving. */
+    public static Server start(Config config, Options options) throws StoreException, IOException {
+        return new Server(config, options);
+    }
+
+    private static java.util.concurrent.ThreadFactory named(String name) {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, name + "-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+
+    private static void prepareStateDir(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            Files.createDirectories(dir);
+        }
+        Files.setPosixFilePermissions(dir, EnumSet.of(PosixFilePermission.OWNER_READ,
+                PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_EXECUTE));
+    }
+
+    /** The host name, the default issuer (as in cPanel & WHM). */
+    static String defaultIssuer() {
+        try {
+            String name = Files.readString(Path.of("/proc/sys/kernel/hostname")).strip();
+            if (!name.isEmpty()) {
+                return name;
+            }
+        } catch (IOException ignored) {
+            // fall through
+        }
+        return "twofactord";
+    }
+
+    /**
+     * Binds the socket without ever taking over a live one: a path that answers is refused, a
+     * stale socket file is removed, and the bind itself refuses an existing path
+     * ({@code setReuseAddress(false)}), so a daemon that won a race keeps its socket. The mode is
+     * set right after bind; until then the socket has the process umask's mode, which is never
+     * wider than 0666 under the usual umasks (022, and 077 under the systemd unit).
+     */
+    private static AFUNIXServerSocket bind(Config config) throws IOException {
+        Path path = config.socket();
+        Files.createDirectories(path.getParent());
+        if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+            if (answers(path)) {
+                throw new IOException("another twofactord is already listening on " + path + "; not starting");
+            }
+            if (!Files.readAttributes(path, java.nio.file.attribute.BasicFileAttributes.class,
+                    LinkOption.NOFOLLOW_LINKS).isOther()) {
+                throw new IOException(path + " exists and is not a socket; not replacing it");
+            }
+            log.info("replacing stale socket {}", path);
+            Files.delete(path);
+        }
+        AFUNIXServerSocket server = AFUNIXServerSocket.newInstance();
+        try {
+            server.setReuseAddress(false);
+            server.bind(AFUNIXSocketAddress.of(path), 128);
+            Files.setPosixFilePermissions(path, permissions(config.socketMode()));
+            if (config.socketGroup().isPresent()) {
+                setGroup(path, config.socketGroup().get(), config.socketGroupExplicit());
+            }
+            return server;
+        } catch (IOException | RuntimeException e) {
+            server.close();
+            throw e;
+        }
+    }
+
+    private static boolean answers(Path path) {
+        try (AFUNIXSocket probe = AFUNIXSocket.newInstance()) {
+            probe.connect(AFUNIXSocketAddress.of(path), 1000);
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static void setGroup(Path socket, String group, boolean explicit) throws IOException {
+        try {
+            GroupPrincipal principal = socket.getFileSystem().getUserPrincipalLookupService()
+                    .lookupPrincipalByGroupName(group);
+            Files.getFileAttributeView(socket, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+                    .setGroup(principal);
+        } catch (UserPrincipalNotFoundException e) {
+            if (explicit) {
+                throw new IOException("socket_group '" + group + "' does not exist", e);
+            }
+            log.warn("socket group '{}' does not exist; the socket keeps the daemon's group", group);
+        }
+    }
+
+    static Set<PosixFilePermission> permissions(int mode) {
+        Set<PosixFilePermission> set = EnumSet.noneOf(PosixFilePermission.class);
+        PosixFilePermission[] bits = {
+            PosixFilePermission.OTHERS_EXECUTE, PosixFilePermission.OTHERS_WRITE, PosixFilePermission.OTHERS_READ,
+            PosixFilePermission.GROUP_EXECUTE, PosixFilePermission.GROUP_WRITE, PosixFilePermission.GROUP_READ,
+            PosixFilePermission.OWNER_EXECUTE, PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_READ};
+        for (int i = 0; i < bits.length; i++) {
+            if ((mode & (1 << i)) != 0) {
+                set.add(bits[i]);
+            }
+        }
+        return set;
+    }
+
+    private void acceptLoop() {
+        while (!stopping) {
+            AFUNIXSocket socket;
+            try {
+                socket = serverSocket.accept();
+            } catch (IOException e) {
+                if (stopping) {
+                    return;
+                }
+                if (serverSocket.isClosed()) {
+                    log.error("the listening socket was closed ({}); no new connections are accepted", e.getMessage());
+                    return;
+                }
+                log.error("accept failed: {}", e.getMessage());
+                pause(); // e.g. out of file descriptors: do not spin
+                continue;
+            }
+            services.stats.connections.incrementAndGet();
+            if (open.incrementAndGet() > config.maxConnections() || stopping) {
+                open.decrementAndGet();
+                Session.refuseBusy(socket);
+                continue;
+            }
+            Session session = new Session(socket, this, config.idleTimeoutS() * 1_000_000_000L);
+            sessions.add(session);
+            try {
+                pool.execute(session);
+            } catch (RejectedExecutionException e) {
+                sessions.remove(session);
+                open.decrementAndGet();
+                Session.refuseBusy(socket);
+            }
+        }
+    }
+
+    private static void pause() {
+        try {
+            Thread.sleep(100);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    Roles roles() {
+        return roles;
+    }
+
+    Dispatcher dispatcher() {
+        return dispatcher;
+    }
+
+    /** Counts a connection of an ordinary uid; false if that uid is at its limit. */
+    boolean admitUid(long uid) {
+        AtomicInteger count = perUid.computeIfAbsent(uid, u -> new AtomicInteger());
+        if (count.incrementAndGet() > config.maxConnectionsPerUid()) {
+            releaseUid(uid);
+            return false;
+        }
+        return true;
+    }
+
+    void releaseUid(long uid) {
+        perUid.computeIfPresent(uid, (u, count) -> count.decrementAndGet() <= 0 ? null : count);
+    }
+
+    void sessionEnded(Session session) {
+        sessions.remove(session);
+        open.decrementAndGet();
+    }
+
+    private void reap() {
+        long now = System.nanoTime();
+        for (Session session : sessions) {
+            session.reapIfExpired(now);
+        }
+    }
+
+    private void expirePending() {
+        long now = services.nowS();
+        for (String name : store.names()) {
+            if (store.pending(name).filter(p -> p.expiredAt(now)).isPresent()) {
+                writer.submit(s -> {
+                    s.pending(name).filter(p -> p.expiredAt(now)).ifPresent(p -> s.removePending(name));
+                    return null;
+                });
+            }
+        }
+    }
+
+    /** The socket path this server listens on. */
+    public Path socketPath() {
+        return config.socket();
+    }
+
+    /**
+     * Stops accepting, lets requests in flight finish (bounded), commits and closes the store and
+     * removes the socket file if it is still this server's.
+     */
+    public void stop() {
+        if (stopping) {
+            return;
+        }
+        stopping = true;
+        try {
+            serverSocket.close();
+        } catch (IOException ignored) {
+            // closing anyway
+        }
+        sessions.forEach(Session::stop);
+        pool.shutdown();
+        try {
+            if (!pool.awaitTermination(DRAIN_MS, TimeUnit.MILLISECONDS)) {
+                log.warn("requests still running after {} ms; closing their connections", DRAIN_MS);
+                sessions.forEach(Session::close);
+                pool.awaitTermination(1000, TimeUnit.MILLISECONDS);
+            }
+            acceptThread.join(1000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        timer.shutdownNow();
+        writer.close();
+        store.close();
+        removeSocketFile();
+    }
+
+    private void removeSocketFile() {
+        try {
+            Object key = Files.readAttributes(config.socket(), java.nio.file.attribute.BasicFileAttributes.class,
+                    LinkOption.NOFOLLOW_LINKS).fileKey();
+            if (key != null && key.equals(socketFileKey)) {
+                Files.delete(config.socket());
+            }
+        } catch (IOException ignored) {
+            // gone already, or another daemon's now
+        }
+    }
+
+    @Override
+    public void close() {
+        stop();
+    }
+}

@@ -1,0 +1,81 @@
+package org.twofactord.daemon.server;
+
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.twofactord.daemon.config.Config;
+import org.twofactord.daemon.policy.Lockout;
+import org.twofactord.daemon.policy.PolicyMode;
+import org.twofactord.daemon.store.MasterKey;
+import org.twofactord.daemon.store.Store;
+import org.twofactord.daemon.store.StoreException;
+import org.twofactord.daemon.store.Writer;
+import org.twofactord.daemon.totp.TotpEngine;
+
+/** What every handler needs, made once at start-up. */
+final class Services {
+    /** How long a handler waits for the writer before answering {@code unavailable}. */
+    private static final long WRITE_TIMEOUT_S = 10;
+
+    final Config config;
+    final Store store;
+    final Writer writer;
+    final MasterKey key;
+    final TotpEngine totp;
+    final Lockout lockout;
+    final Clock clock;
+    final SecureRandom random;
+    final Stats stats = new Stats();
+    final String defaultIssuer;
+    final String version;
+
+    Services(Config config, Store store, Writer writer, MasterKey key, Clock clock, SecureRandom random,
+             String defaultIssuer, String version) {
+        this.config = config;
+        this.store = store;
+        this.writer = writer;
+        this.key = key;
+        this.totp = new TotpEngine(config.digits(), clock);
+        this.lockout = new Lockout(config.maxFailures(), config.lockoutS());
+        this.clock = clock;
+        this.random = random;
+        this.defaultIssuer = defaultIssuer;
+        this.version = version;
+    }
+
+    long nowS() {
+        return clock.instant().getEpochSecond();
+    }
+
+    PolicyMode policy() {
+        return store.meta(Store.META_POLICY).flatMap(PolicyMode::fromWire).orElse(PolicyMode.DISABLED);
+    }
+
+    String issuer() {
+        return store.meta(Store.META_ISSUER).orElse(defaultIssuer);
+    }
+
+    /** Hands a change to the writer and waits for its commit. */
+    <T> T write(Writer.Change<T> change) throws StoreException {
+        CompletableFuture<T> future = writer.submit(change);
+        try {
+            return future.get(WRITE_TIMEOUT_S, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof StoreException se) {
+                throw se;
+            }
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IllegalStateException(e.getCause());
+        } catch (TimeoutException e) {
+            throw new StoreException("the store did not answer within " + WRITE_TIMEOUT_S + " s");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StoreException("interrupted while waiting for the store");
+        }
+    }
+}

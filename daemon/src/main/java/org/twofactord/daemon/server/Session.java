@@ -1,0 +1,181 @@
+package org.twofactord.daemon.server;
+
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.SocketException;
+import java.nio.charset.StandardCharsets;
+import java.util.Optional;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketCredentials;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.twofactord.daemon.auth.Caller;
+import org.twofactord.daemon.auth.Peer;
+import org.twofactord.protocol.Commands;
+import org.twofactord.protocol.ErrorCodes;
+import org.twofactord.protocol.LineReader;
+import org.twofactord.protocol.Reply;
+import org.twofactord.protocol.Request;
+
+/**
+ * One connection: read a line (bounded), parse, authorize and dispatch, write the reply. The
+ * connection's timeouts and limits live here. Replies to pipelined requests are flushed together
+ * once no more input is waiting.
+ */
+final class Session implements Runnable {
+    private static final Logger log = LoggerFactory.getLogger(Session.class);
+
+    private final AFUNIXSocket socket;
+    private final Server server;
+    private final long idleNanos;
+    /** When the current wait (for a line, or for a write to drain) must end; 0 when busy. */
+    private volatile long deadlineNanos;
+    private volatile boolean idle;
+    private volatile boolean stopping;
+
+    Session(AFUNIXSocket socket, Server server, long idleNanos) {
+        this.socket = socket;
+        this.server = server;
+        this.idleNanos = idleNanos;
+    }
+
+    @Override
+    public void run() {
+        Caller caller = null;
+        try {
+            AFUNIXSocketCredentials creds = socket.getPeerCredentials();
+            Peer peer = new Peer(creds.getUid(), creds.getGid(), creds.getPid());
+            caller = server.roles().resolve(peer);
+            if (caller.ordinary() && !server.admitUid(peer.uid())) {
+                caller = null; // not counted, so nothing to release
+                refuseBusy(socket);
+                return;
+            }
+            serve(caller);
+        } catch (IOException e) {
+            log.debug("connection ended: {}", e.getMessage());
+        } catch (RuntimeException e) {
+            log.error("connection failed with an internal error", e);
+        } finally {
+            if (caller != null && caller.ordinary()) {
+                server.releaseUid(caller.peer().uid());
+            }
+            close();
+            server.sessionEnded(this);
+        }
+    }
+
+    static void refuseBusy(AFUNIXSocket socket) {
+        try {
+            OutputStream out = socket.getOutputStream();
+            out.write((Reply.err(ErrorCodes.BUSY, "too many connections").format() + "\n")
+                    .getBytes(StandardCharsets.UTF_8));
+            out.flush();
+        } catch (IOException ignored) {
+            // the peer left already
+        } finally {
+            try {
+                socket.close();
+            } catch (IOException ignored) {
+                // nothing to do
+            }
+        }
+    }
+
+    private void serve(Caller caller) throws IOException {
+        LineReader reader = new LineReader(new DeadlineInput(socket.getInputStream()));
+        OutputStream out = new BufferedOutputStream(socket.getOutputStream(), 8192);
+        while (true) {
+            if (!reader.hasBufferedInput()) {
+                out.flush();
+                if (stopping) {
+                    return;
+                }
+                idle = true;
+                if (stopping) {
+                    return;
+                }
+            }
+            if (!reader.inMidLine()) {
+                deadlineNanos = System.nanoTime() + idleNanos;
+            }
+            LineReader.Frame frame = reader.next();
+            idle = false;
+            deadlineNanos = 0;
+            Reply reply;
+            boolean close = false;
+            if (frame instanceof LineReader.Line line) {
+                Optional<Request> request = Request.parse(line.text());
+                if (request.isEmpty()) {
+                    continue;
+                }
+                reply = server.dispatcher().dispatch(caller, request.get());
+                close = request.get().command().equals(Commands.QUIT) && reply.isOk();
+            } else if (frame instanceof LineReader.TooLong) {
+                reply = Reply.err(ErrorCodes.TOO_LONG, "request line exceeds " + LineReader.MAX_LINE_BYTES + " bytes");
+                close = true;
+            } else if (frame instanceof LineReader.BadUtf8) {
+                reply = Reply.err(ErrorCodes.BAD_REQUEST, "request line is not valid UTF-8");
+            } else {
+                return; // the peer closed
+            }
+            deadlineNanos = System.nanoTime() + idleNanos; // a write that never drains is cut off too
+            out.write((reply.format() + "\n").getBytes(StandardCharsets.UTF_8));
+            if (close) {
+                out.flush();
+                return;
+            }
+        }
+    }
+
+    /** Sets the socket's read timeout to what is left of the current deadline before each read. */
+    private final class DeadlineInput extends InputStream {
+        private final InputStream in;
+
+        DeadlineInput(InputStream in) {
+            this.in = in;
+        }
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            long left = deadlineNanos - System.nanoTime();
+            if (left <= 0) {
+                throw new SocketException("idle timeout");
+            }
+            socket.setSoTimeout((int) Math.max(1, Math.min(Integer.MAX_VALUE, left / 1_000_000)));
+            return in.read(b, off, len);
+        }
+    }
+
+    /** Called by the server's reaper: closes a connection whose wait has passed its deadline. */
+    void reapIfExpired(long nowNanos) {
+        long deadline = deadlineNanos;
+        if (deadline != 0 && nowNanos - deadline > 0) {
+            close();
+        }
+    }
+
+    /** Shutdown: an idle connection is closed now; a busy one after its reply. */
+    void stop() {
+        stopping = true;
+        if (idle) {
+            close();
+        }
+    }
+
+    void close() {
+        try {
+            socket.close();
+        } catch (IOException ignored) {
+            // already closed
+        }
+    }
+}

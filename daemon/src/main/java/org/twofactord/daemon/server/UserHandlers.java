@@ -1,0 +1,329 @@
+package org.twofactord.daemon.server;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.twofactord.daemon.auth.Caller;
+import org.twofactord.daemon.policy.PolicyMode;
+import org.twofactord.daemon.store.MasterKey;
+import org.twofactord.daemon.store.PendingEnrollment;
+import org.twofactord.daemon.store.StoreException;
+import org.twofactord.daemon.store.UserRecord;
+import org.twofactord.daemon.totp.Base32;
+import org.twofactord.daemon.totp.TotpEngine;
+import org.twofactord.protocol.Commands;
+import org.twofactord.protocol.Reasons;
+import org.twofactord.protocol.Reply;
+import org.twofactord.protocol.Request;
+
+/** The commands that act on users: CHECK, VERIFY, ENROLL, CONFIRM, REMOVE, USER, USERS, BACKUP, UNLOCK. */
+final class UserHandlers {
+    /** How long an ENROLL stays pending. */
+    static final long PENDING_S = 600;
+    /** CONFIRM looks this many steps either side for a clock-skew hint (10 minutes). */
+    static final int SKEW_STEPS = 20;
+    static final int SECRET_BYTES = 20;
+
+    private static final Logger log = LoggerFactory.getLogger(UserHandlers.class);
+    private static final Set<String> VERIFY_ARGS = Set.of(Commands.ARG_SERVICE, Commands.ARG_RHOST);
+    private static final Set<String> PROOF_ARG = Set.of(Commands.ARG_CODE);
+
+    private final Services services;
+    private final CodeCheck codes;
+
+    UserHandlers(Services services) {
+        this.services = services;
+        this.codes = new CodeCheck(services);
+    }
+
+    Reply check(Caller caller, Request request) {
+        String name = Args.of(request, Set.of()).count(1, 1, "CHECK <user>").user(0);
+        boolean enrolled = services.store.user(name).isPresent();
+        return switch (services.policy().decide(enrolled)) {
+            case ASK -> Reply.ok(Reply.object().put("required", true));
+            case NONE_POLICY_DISABLED -> notRequired("policy-disabled");
+            case NONE_NOT_ENROLLED -> notRequired("not-enrolled");
+            case DENY_ENROLL_REQUIRED -> Reply.no(Reasons.ENROLL_REQUIRED);
+        };
+    }
+
+    private static Reply notRequired(String reason) {
+        return Reply.ok(Reply.object().put("required", false).put("reason", reason));
+    }
+
+    Reply verify(Caller caller, Request request) throws StoreException {
+        Args args = Args.of(request, VERIFY_ARGS).count(2, 2, "VERIFY <user> <code> [service=<name>] [rhost=<addr>]");
+        String name = args.user(0);
+        String code = args.positional.get(1);
+        Optional<UserRecord> record = services.store.user(name);
+        PolicyMode.Decision decision = services.policy().decide(record.isPresent());
+        return switch (decision) {
+            case NONE_POLICY_DISABLED -> Reply.ok(Reply.object().put("method", "none").put("reason", "policy-disabled"));
+            case NONE_NOT_ENROLLED -> Reply.ok(Reply.object().put("method", "none").put("reason", "not-enrolled"));
+            case DENY_ENROLL_REQUIRED -> Reply.no(Reasons.ENROLL_REQUIRED);
+            case ASK -> codes.check(name, record.get(), code).reply();
+        };
+    }
+
+    /**
+     * A self caller changing an account that has 2FA proves it with {@code code=}, checked and
+     * consumed as VERIFY does. Returns the refusal, or empty when the change may go on.
+     */
+    private Optional<Reply> proof(Caller caller, String name, Optional<UserRecord> record, String code)
+            throws StoreException {
+        if (caller.admin() || record.isEmpty()) {
+            return Optional.empty();
+        }
+        if (code == null) {
+            return Optional.of(Reply.no(Reasons.CODE_REQUIRED));
+        }
+        CodeCheck.Outcome outcome = codes.check(name, record.get(), code);
+        return outcome.accepted() ? Optional.empty() : Optional.of(outcome.reply());
+    }
+
+    Reply enroll(Caller caller, Request request) throws StoreException {
+        Args args = Args.of(request, PROOF_ARG).count(1, 1, "ENROLL <user> [code=<code>]");
+        String name = args.user(0);
+        Optional<Reply> refusal = proof(caller, name, services.store.user(name), args.named(Commands.ARG_CODE));
+        if (refusal.isPresent()) {
+            return refusal.get();
+        }
+        byte[] secret = new byte[SECRET_BYTES];
+        services.random.nextBytes(secret);
+        long now = services.nowS();
+        PendingEnrollment pending = new PendingEnrollment(services.key.seal(name, secret), now, now + PENDING_S);
+        services.write(store -> {
+            store.putPending(name, pending);
+            return null;
+        });
+        String issuer = services.issuer();
+        String base32 = Base32.encode(secret);
+        Arrays.fill(secret, (byte) 0);
+        int digits = services.totp.digits();
+        return Reply.ok(Reply.object()
+                .put("user", name)
+                .put("issuer", issuer)
+                .put("account", name)
+                .put("secret", base32)
+                .put("otpauth_url", otpauthUrl(issuer, name, base32, digits))
+                .put("digits", digits)
+                .put("period", TotpEngine.PERIOD_S)
+                .put("algorithm", "SHA1")
+                .put("expires_in", PENDING_S));
+    }
+
+    /** The key URI that authenticator apps scan; spaces are %20, never '+'. */
+    static String otpauthUrl(String issuer, String account, String base32, int digits) {
+        String label = encode(issuer) + ":" + encode(account);
+        return "otpauth://totp/" + label + "?secret=" + base32 + "&issuer=" + encode(issuer)
+                + "&algorithm=SHA1&digits=" + digits + "&period=" + TotpEngine.PERIOD_S;
+    }
+
+    /** Percent-encodes all but RFC 3986's unreserved characters. */
+    static String encode(String text) {
+        return URLEncoder.encode(text, StandardCharsets.UTF_8).replace("+", "%20").replace("*", "%2A")
+                .replace("%7E", "~");
+    }
+
+    Reply confirm(Caller caller, Request request) throws StoreException {
+        Args args = Args.of(request, Set.of()).count(2, 2, "CONFIRM <user> <code>");
+        String name = args.user(0);
+        String code = args.positional.get(1);
+        long now = services.nowS();
+        Optional<PendingEnrollment> pending = services.store.pending(name).filter(p -> !p.expiredAt(now));
+        if (pending.isEmpty()) {
+            return Reply.no(Reasons.NO_PENDING);
+        }
+        byte[] secret = services.key.open(name, pending.get().sealedSecret());
+        long step = services.totp.currentStep();
+        OptionalLong matched;
+        OptionalLong skewed;
+        try {
+            matched = services.totp.match(secret, code, step, services.config.window(), Long.MIN_VALUE);
+            skewed = matched.isPresent() ? OptionalLong.empty()
+                    : services.totp.match(secret, code, step, SKEW_STEPS, Long.MIN_VALUE);
+        } finally {
+            Arrays.fill(secret, (byte) 0);
+        }
+        if (matched.isEmpty()) {
+            if (skewed.isEmpty()) {
+                return Reply.no(Reasons.INVALID);
+            }
+            long skewS = (skewed.getAsLong() - step) * TotpEngine.PERIOD_S;
+            services.stats.lastClockSkewS = skewS;
+            log.warn("CONFIRM for {}: the code matches {} s {} the server's clock; check the server's time "
+                    + "synchronisation (timedatectl, chrony or systemd-timesyncd)", name, Math.abs(skewS),
+                    skewS > 0 ? "ahead of" : "behind");
+            return Reply.no(Reasons.INVALID, Reply.object().put("clock_skew_s", skewS));
+        }
+        List<String> backup = newBackupCodes();
+        byte[] hashes = backupHashes(name, backup);
+        long acceptedStep = matched.getAsLong();
+        PendingEnrollment expected = pending.get();
+        boolean done = services.write(store -> {
+            Optional<PendingEnrollment> current = store.pending(name);
+            if (current.isEmpty() || !current.get().equals(expected)) {
+                return false; // re-enrolled or removed meanwhile
+            }
+            int generation = store.user(name).map(u -> u.generation() + 1).orElse(1);
+            store.putUser(name, new UserRecord(expected.sealedSecret(), generation, acceptedStep, 0, 0, 0, now, 0,
+                    hashes, 0));
+            store.removePending(name);
+            return true;
+        });
+        if (!done) {
+            return Reply.no(Reasons.NO_PENDING);
+        }
+        return Reply.ok(backupReply(backup));
+    }
+
+    private List<String> newBackupCodes() {
+        List<String> codes = new ArrayList<>(UserRecord.BACKUP_CODES);
+        for (int i = 0; i < UserRecord.BACKUP_CODES; i++) {
+            long value = (services.random.nextLong() >>> 1) % 10_000_000_000L;
+            String digits = String.format("%010d", value);
+            codes.add(digits.substring(0, 5) + "-" + digits.substring(5));
+        }
+        return codes;
+    }
+
+    private byte[] backupHashes(String name, List<String> codes) {
+        byte[] hashes = new byte[codes.size() * MasterKey.BACKUP_HASH_BYTES];
+        for (int i = 0; i < codes.size(); i++) {
+            byte[] hash = services.key.backupHash(name, CodeCheck.backupDigits(codes.get(i)));
+            System.arraycopy(hash, 0, hashes, i * MasterKey.BACKUP_HASH_BYTES, hash.length);
+        }
+        return hashes;
+    }
+
+    private static ObjectNode backupReply(List<String> codes) {
+        ObjectNode body = Reply.object();
+        ArrayNode array = body.putArray("backup_codes");
+        codes.forEach(array::add);
+        return body;
+    }
+
+    Reply backup(Caller caller, Request request) throws StoreException {
+        Args args = Args.of(request, PROOF_ARG).count(1, 1, "BACKUP <user> [code=<code>]");
+        String name = args.user(0);
+        Optional<UserRecord> record = services.store.user(name);
+        if (record.isEmpty()) {
+            return Reply.no(Reasons.NOT_ENROLLED);
+        }
+        Optional<Reply> refusal = proof(caller, name, record, args.named(Commands.ARG_CODE));
+        if (refusal.isPresent()) {
+            return refusal.get();
+        }
+        List<String> backup = newBackupCodes();
+        byte[] hashes = backupHashes(name, backup);
+        int generation = record.get().generation();
+        boolean done = services.write(store -> {
+            Optional<UserRecord> current = store.user(name);
+            if (current.isEmpty() || current.get().generation() != generation) {
+                return false;
+            }
+            store.putUser(name, current.get().withBackup(hashes));
+            return true;
+        });
+        return done ? Reply.ok(backupReply(backup)) : Reply.no(Reasons.NOT_ENROLLED);
+    }
+
+    Reply remove(Caller caller, Request request) throws StoreException {
+        Args args = Args.of(request, PROOF_ARG).count(1, Integer.MAX_VALUE, "REMOVE <user> [<user> ...] [code=<code>] | REMOVE *");
+        List<String> names;
+        if (args.positional.contains("*")) {
+            if (args.positional.size() != 1 || args.named(Commands.ARG_CODE) != null) {
+                throw RequestError.badRequest("usage: REMOVE *");
+            }
+            names = new ArrayList<>(services.store.names());
+            caller.selfName().ifPresent(names::remove);
+        } else {
+            LinkedHashSet<String> unique = new LinkedHashSet<>();
+            for (String name : args.positional) {
+                unique.add(Args.checkUser(name));
+            }
+            names = new ArrayList<>(unique);
+            if (!caller.admin()) {
+                // A self caller names only itself (the dispatcher checked): one proof covers it.
+                String self = names.get(0);
+                Optional<Reply> refusal = proof(caller, self, services.store.user(self), args.named(Commands.ARG_CODE));
+                if (refusal.isPresent()) {
+                    return refusal.get();
+                }
+            }
+        }
+        List<String> removed = new ArrayList<>();
+        List<String> notEnrolled = new ArrayList<>();
+        services.write(store -> {
+            for (String name : names) {
+                (store.user(name).isPresent() ? removed : notEnrolled).add(name);
+                store.removeUser(name);
+                store.removePending(name);
+            }
+            return null;
+        });
+        ObjectNode body = Reply.object();
+        ArrayNode gone = body.putArray("removed");
+        removed.forEach(gone::add);
+        ArrayNode not = body.putArray("not_enrolled");
+        notEnrolled.forEach(not::add);
+        return Reply.ok(body);
+    }
+
+    Reply user(Caller caller, Request request) {
+        String name = Args.of(request, Set.of()).count(1, 1, "USER <user>").user(0);
+        return Reply.ok(userObject(name));
+    }
+
+    Reply users(Caller caller, Request request) {
+        Args.of(request, Set.of()).count(0, 0, "USERS");
+        ObjectNode body = Reply.object();
+        ArrayNode array = body.putArray("users");
+        for (String name : services.store.names()) {
+            array.add(userObject(name));
+        }
+        return Reply.ok(body);
+    }
+
+    private ObjectNode userObject(String name) {
+        long now = services.nowS();
+        Optional<UserRecord> record = services.store.user(name);
+        boolean pending = services.store.pending(name).filter(p -> !p.expiredAt(now)).isPresent();
+        ObjectNode o = Reply.object().put("user", name).put("enrolled", record.isPresent());
+        putTime(o, "enrolled_at", record.map(UserRecord::enrolledAt).orElse(0L));
+        putTime(o, "last_used_at", record.map(UserRecord::lastUsedAt).orElse(0L));
+        o.put("backup_codes_left", record.map(UserRecord::backupCodesLeft).orElse(0));
+        o.put("failures", record.map(UserRecord::failures).orElse(0));
+        putTime(o, "locked_until", record.filter(r -> r.lockedAt(now)).map(UserRecord::lockedUntil).orElse(0L));
+        o.put("pending", pending);
+        return o;
+    }
+
+    private static void putTime(ObjectNode o, String key, long epochS) {
+        if (epochS == 0) {
+            o.putNull(key);
+        } else {
+            o.put(key, Instant.ofEpochSecond(epochS).toString());
+        }
+    }
+
+    Reply unlock(Caller caller, Request request) throws StoreException {
+        String name = Args.of(request, Set.of()).count(1, 1, "UNLOCK <user>").user(0);
+        services.write(store -> {
+            store.user(name).ifPresent(r -> store.putUser(name, r.unlocked()));
+            return null;
+        });
+        return Reply.ok();
+    }
+}

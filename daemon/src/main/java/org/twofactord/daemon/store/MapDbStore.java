@@ -1,0 +1,193 @@
+package org.twofactord.daemon.store;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentMap;
+import org.mapdb.BTreeMap;
+import org.mapdb.DB;
+import org.mapdb.DBException;
+import org.mapdb.DBMaker;
+import org.mapdb.Serializer;
+
+/**
+ * The store in one MapDB file with transactions ({@code fileDB().transactionEnable()}: a kill -9
+ * at any instant leaves the last commit). Every map has explicit serializers: keys are strings,
+ * values are byte arrays in formats this project defines, so nothing depends on Java or Elsa
+ * serialization.
+ */
+public final class MapDbStore implements Store {
+    /** The layout of the maps; a newer number than this one is refused. */
+    public static final int SCHEMA_VERSION = 1;
+    static final String META_SCHEMA = "schema_version";
+    static final String META_KEY_CHECK = "key_check";
+
+    private final DB db;
+    private final ConcurrentMap<String, String> meta;
+    private final BTreeMap<String, byte[]> users;
+    private final BTreeMap<String, byte[]> pending;
+
+    private MapDbStore(DB db) {
+        this.db = db;
+        this.meta = db.hashMap("meta", Serializer.STRING, Serializer.STRING).createOrOpen();
+        this.users = db.treeMap("users", Serializer.STRING, Serializer.BYTE_ARRAY).createOrOpen();
+        this.pending = db.treeMap("pending", Serializer.STRING, Serializer.BYTE_ARRAY).createOrOpen();
+    }
+
+    /**
+     * Opens (or creates) the store in {@code stateDir}, checking that {@code key} is the key it was
+     * made with.
+     */
+    public static MapDbStore open(Path file, MasterKey key) throws StoreException {
+        boolean existed = Files.exists(file);
+        DB db;
+        try {
+            db = DBMaker.fileDB(file.toFile()).transactionEnable().closeOnJvmShutdown().make();
+        } catch (DBException.FileLocked e) {
+            throw new StoreException("store " + file + " is in use by another process (is a twofactord already "
+                    + "running on this state directory?)", e);
+        } catch (DBException | IllegalStateException e) {
+            throw new StoreException("store " + file + " cannot be opened: " + e.getMessage()
+                    + "; restore it from a backup (docs/operations.md)", e);
+        }
+        try {
+            restrictPermissions(file);
+            MapDbStore store = new MapDbStore(db);
+            store.checkSchemaAndKey(file, key, existed);
+            return store;
+        } catch (StoreException | RuntimeException e) {
+            db.close();
+            throw e;
+        }
+    }
+
+    private static void restrictPermissions(Path file) throws StoreException {
+        try (var siblings = Files.list(file.getParent())) {
+            for (Path p : (Iterable<Path>) siblings::iterator) {
+                if (p.getFileName().toString().startsWith(file.getFileName().toString())) {
+                    Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rw-------"));
+                }
+            }
+        } catch (IOException e) {
+            throw new StoreException("cannot set the mode of " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void checkSchemaAndKey(Path file, MasterKey key, boolean existed) throws StoreException {
+        String check = HexFormat.of().formatHex(key.fingerprint());
+        String schema = meta.get(META_SCHEMA);
+        if (schema == null) {
+            if (existed && !users.isEmpty()) {
+                throw new StoreException("store " + file + " has users but no schema version; it is damaged");
+            }
+            meta.put(META_SCHEMA, Integer.toString(SCHEMA_VERSION));
+            meta.put(META_KEY_CHECK, check);
+            db.commit();
+            return;
+        }
+        int version;
+        try {
+            version = Integer.parseInt(schema);
+        } catch (NumberFormatException e) {
+            throw new StoreException("store " + file + " has a bad schema version '" + schema + "'");
+        }
+        if (version > SCHEMA_VERSION) {
+            throw new StoreException("store " + file + " has schema version " + version
+                    + ", newer than this twofactord understands (" + SCHEMA_VERSION + ")");
+        }
+        if (!check.equals(meta.get(META_KEY_CHECK))) {
+            throw new StoreException("the master key does not match store " + file
+                    + "; restore the master.key that was backed up with this store");
+        }
+    }
+
+    @Override
+    public Optional<String> meta(String key) {
+        return Optional.ofNullable(meta.get(key));
+    }
+
+    @Override
+    public Optional<UserRecord> user(String name) {
+        byte[] bytes = users.get(name);
+        return bytes == null ? Optional.empty() : Optional.of(UserRecord.decode(bytes));
+    }
+
+    @Override
+    public Optional<PendingEnrollment> pending(String name) {
+        byte[] bytes = pending.get(name);
+        return bytes == null ? Optional.empty() : Optional.of(PendingEnrollment.decode(bytes));
+    }
+
+    @Override
+    public List<String> names() {
+        TreeSet<String> all = new TreeSet<>(users.keySet());
+        all.addAll(pending.keySet());
+        return new ArrayList<>(all);
+    }
+
+    @Override
+    public int userCount() {
+        return users.size();
+    }
+
+    @Override
+    public void putMeta(String key, String value) {
+        meta.put(key, value);
+    }
+
+    @Override
+    public void removeMeta(String key) {
+        meta.remove(key);
+    }
+
+    @Override
+    public void putUser(String name, UserRecord record) {
+        users.put(name, record.encode());
+    }
+
+    @Override
+    public void removeUser(String name) {
+        users.remove(name);
+    }
+
+    @Override
+    public void putPending(String name, PendingEnrollment p) {
+        pending.put(name, p.encode());
+    }
+
+    @Override
+    public void removePending(String name) {
+        pending.remove(name);
+    }
+
+    @Override
+    public void commit() throws StoreException {
+        try {
+            db.commit();
+        } catch (RuntimeException e) {
+            throw new StoreException("commit failed: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void rollback() throws StoreException {
+        try {
+            db.rollback();
+        } catch (RuntimeException e) {
+            throw new StoreException("rollback failed: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (!db.isClosed()) {
+            db.close();
+        }
+    }
+}

@@ -1,0 +1,46 @@
+package org.twofactord.daemon.store;
+
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The durable state. Reads may come from any thread; writes and {@link #commit()} only from the
+ * {@link Writer}'s thread, which owns the one transaction.
+ */
+public interface Store extends AutoCloseable {
+    String META_POLICY = "policy";
+    String META_ISSUER = "issuer";
+
+    Optional<String> meta(String key);
+
+    Optional<UserRecord> user(String name);
+
+    Optional<PendingEnrollment> pending(String name);
+
+    /** Every name with a record or a pending enrolment, sorted. */
+    List<String> names();
+
+    /** How many users are enrolled. */
+    int userCount();
+
+    void putMeta(String key, String value);
+
+    void removeMeta(String key);
+
+    void putUser(String name, UserRecord record);
+
+    void removeUser(String name);
+
+    void putPending(String name, PendingEnrollment pending);
+
+    void removePending(String name);
+
+    /** Makes every write since the last commit durable. */
+    void commit() throws StoreException;
+
+    /** Forgets every write since the last commit. */
+    void rollback() throws StoreException;
+
+    @Override
+    void close();
+}

@@ -1,0 +1,43 @@
+package org.twofactord.protocol;
+
+import java.util.Set;
+
+/** The command words of protocol version 1, in their canonical upper-case form. */
+public final class Commands {
+    public static final String HELLO = "HELLO";
+    public static final String PING = "PING";
+    public static final String QUIT = "QUIT";
+    public static final String CHECK = "CHECK";
+    public static final String VERIFY = "VERIFY";
+    public static final String ENROLL = "ENROLL";
+    public static final String CONFIRM = "CONFIRM";
+    public static final String REMOVE = "REMOVE";
+    public static final String USER = "USER";
+    public static final String USERS = "USERS";
+    public static final String BACKUP = "BACKUP";
+    public static final String UNLOCK = "UNLOCK";
+    public static final String POLICY = "POLICY";
+    public static final String ISSUER = "ISSUER";
+    public static final String STATS = "STATS";
+
+    /** Sub-words of POLICY and ISSUER. */
+    public static final String ENABLE = "ENABLE";
+    public static final String DISABLE = "DISABLE";
+    public static final String REQUIRE = "REQUIRE";
+    public static final String SET = "SET";
+    public static final String RESET = "RESET";
+
+    /** Named arguments. */
+    public static final String ARG_CODE = "code=";
+    public static final String ARG_SERVICE = "service=";
+    public static final String ARG_RHOST = "rhost=";
+
+    /** The protocol version this library speaks. */
+    public static final int PROTOCOL_VERSION = 1;
+
+    public static final Set<String> ALL = Set.of(HELLO, PING, QUIT, CHECK, VERIFY, ENROLL, CONFIRM,
+            REMOVE, USER, USERS, BACKUP, UNLOCK, POLICY, ISSUER, STATS);
+
+    private Commands() {
+    }
+}
