@@ -5,7 +5,6 @@ import com.bastiaanjansen.otp.HOTPGenerator;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Clock;
-import java.util.Arrays;
 import java.util.OptionalLong;
 
 /**
@@ -88,15 +87,12 @@ public final class TotpEngine {
     }
 
     private HOTPGenerator generator(byte[] secret) {
-        // otp-java takes the Base32 text of the secret, as bytes.
+        // otp-java takes the Base32 text of the secret, as bytes, and keeps that very array (it
+        // decodes it at each generate), so the array must not be wiped while the generator lives.
         byte[] base32 = Base32.encode(secret).getBytes(StandardCharsets.US_ASCII);
-        try {
-            return new HOTPGenerator.Builder(base32)
-                    .withPasswordLength(digits)
-                    .withAlgorithm(HMACAlgorithm.SHA1)
-                    .build();
-        } finally {
-            Arrays.fill(base32, (byte) 0);
-        }
+        return new HOTPGenerator.Builder(base32)
+                .withPasswordLength(digits)
+                .withAlgorithm(HMACAlgorithm.SHA1)
+                .build();
     }
 }
