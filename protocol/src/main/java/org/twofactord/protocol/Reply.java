@@ -1,7 +1,9 @@
 package org.twofactord.protocol;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.Objects;
 
@@ -14,6 +16,8 @@ public final class Reply {
     public enum Kind { OK, NO, ERR }
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** Jackson stops after the first value by default; a reply line must hold exactly one. */
+    private static final ObjectReader STRICT_JSON = JSON.reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     private final Kind kind;
     private final String word;
@@ -143,7 +147,7 @@ public final class Reply {
 
     private static ObjectNode parseObject(String json) throws ProtocolException {
         try {
-            var node = JSON.readTree(json);
+            var node = STRICT_JSON.readTree(json);
             if (node instanceof ObjectNode object) {
                 return object;
             }
