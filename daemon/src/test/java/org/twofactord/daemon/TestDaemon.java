@@ -74,6 +74,7 @@ public final class TestDaemon implements AutoCloseable {
     }
 
     public Config config() throws IOException, ConfigException {
+        Files.createDirectories(dir);
         Path file = dir.resolve("twofactord.conf");
         StringBuilder text = new StringBuilder();
         settings.forEach((k, v) -> text.append(k).append(" = ").append(v).append('\n'));

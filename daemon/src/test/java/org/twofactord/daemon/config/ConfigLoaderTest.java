@@ -1,0 +1,121 @@
+package org.twofactord.daemon.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ConfigLoaderTest {
+    @TempDir
+    Path dir;
+
+    private Config load(String text, boolean dev) throws Exception {
+        Path file = dir.resolve("twofactord.conf");
+        Files.writeString(file, text);
+        return ConfigLoader.load(new ConfigLoader.Flags(null, null, file, dev));
+    }
+
+    private String error(String text) throws Exception {
+        Path file = dir.resolve("twofactord.conf");
+        Files.writeString(file, text);
+        return assertThrows(ConfigException.class,
+                () -> ConfigLoader.load(new ConfigLoader.Flags(null, null, file, false))).getMessage();
+    }
+
+    @Test
+    void defaultsWhenTheFileIsEmpty() throws Exception {
+        Config c = load("# nothing set\n\n", false);
+        assertEquals(Path.of("/run/twofactord/twofactord.sock"), c.socket());
+        assertEquals(Path.of("/var/lib/twofactord"), c.stateDir());
+        assertEquals(0666, c.socketMode());
+        assertEquals(Optional.of("twofactord"), c.socketGroup());
+        assertEquals("twofactord-admin", c.adminGroup());
+        assertEquals("twofactord", c.verifierGroup());
+        assertEquals(1, c.window());
+        assertEquals(6, c.digits());
+        assertEquals(5, c.maxFailures());
+        assertEquals(60, c.lockoutS());
+        assertEquals(30, c.idleTimeoutS());
+        assertEquals(256, c.maxConnections());
+        assertEquals(16, c.maxConnectionsPerUid());
+        assertFalse(c.dev());
+    }
+
+    @Test
+    void everyKeyIsRead() throws Exception {
+        Config c = load(String.join("\n",
+                "socket = /tmp/x/s.sock", "state_dir=/tmp/x/state", "socket_mode = 0660", "socket_group = wheel",
+                "admin_group = admins", "verifier_group = logins", "window = 2", "digits = 8", "max_failures = 3",
+                "lockout_s = 30", "idle_timeout_s = 5", "max_connections = 64", "max_connections_per_uid = 4", ""), false);
+        assertEquals(Path.of("/tmp/x/s.sock"), c.socket());
+        assertEquals(Path.of("/tmp/x/state"), c.stateDir());
+        assertEquals(0660, c.socketMode());
+        assertEquals(Optional.of("wheel"), c.socketGroup());
+        assertTrue(c.socketGroupExplicit());
+        assertEquals("admins", c.adminGroup());
+        assertEquals("logins", c.verifierGroup());
+        assertEquals(2, c.window());
+        assertEquals(8, c.digits());
+        assertEquals(3, c.maxFailures());
+        assertEquals(30, c.lockoutS());
+        assertEquals(5, c.idleTimeoutS());
+        assertEquals(64, c.maxConnections());
+        assertEquals(4, c.maxConnectionsPerUid());
+    }
+
+    @Test
+    void anUnknownKeyNamesFileLineAndKey() throws Exception {
+        String message = error("window = 1\n# comment\nwindw = 2\n");
+        assertEquals(dir.resolve("twofactord.conf") + ":3: unknown key 'windw'", message);
+    }
+
+    @Test
+    void badValuesNameFileLineAndKey() throws Exception {
+        String file = dir.resolve("twofactord.conf").toString();
+        assertEquals(file + ":1: digits: must be 6 or 8", error("digits = 7\n"));
+        assertEquals(file + ":2: window: not a whole number: 'one'", error("\nwindow = one\n"));
+        assertEquals(file + ":1: max_failures: must be between 1 and 100, not 0", error("max_failures = 0\n"));
+        assertEquals(file + ":1: socket_mode: must be an octal mode such as 0660, not '0999'", error("socket_mode = 0999\n"));
+        assertEquals(file + ":1: socket_mode: the owner must keep read and write (0600 at least)", error("socket_mode = 0066\n"));
+        assertEquals(file + ":1: socket: must be an absolute path", error("socket = run/s.sock\n"));
+        assertEquals(file + ":1: admin_group: not a valid group name: 'a b'", error("admin_group = a b\n"));
+        assertEquals(file + ":1: expected 'key = value'", error("window\n"));
+        assertEquals(file + ":2: key 'window' given twice (first on line 1)", error("window = 1\nwindow = 2\n"));
+    }
+
+    @Test
+    void flagsOverrideTheFile() throws Exception {
+        Path file = dir.resolve("twofactord.conf");
+        Files.writeString(file, "socket = /tmp/a.sock\nstate_dir = /tmp/a\n");
+        Config c = ConfigLoader.load(new ConfigLoader.Flags(Path.of("/tmp/b.sock"), Path.of("/tmp/b"), file, false));
+        assertEquals(Path.of("/tmp/b.sock"), c.socket());
+        assertEquals(Path.of("/tmp/b"), c.stateDir());
+    }
+
+    @Test
+    void aNamedConfigFileMustExist() {
+        Path missing = dir.resolve("missing.conf");
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> ConfigLoader.load(new ConfigLoader.Flags(null, null, missing, false)));
+        assertEquals(missing + ": no such file", e.getMessage());
+    }
+
+    @Test
+    void devModeKeepsEverythingInTheDevDirectoryWithAPrivateSocket() throws Exception {
+        Config c = ConfigLoader.load(new ConfigLoader.Flags(null, null, null, true));
+        Path devDir = Path.of(".twofactord-dev").toAbsolutePath().normalize();
+        assertEquals(devDir, c.stateDir());
+        assertEquals(devDir.resolve("twofactord.sock"), c.socket());
+        assertEquals(0600, c.socketMode());
+        assertEquals(Optional.empty(), c.socketGroup());
+        assertTrue(c.dev());
+        Config withDir = ConfigLoader.load(new ConfigLoader.Flags(null, dir, null, true));
+        assertEquals(dir.resolve("twofactord.sock"), withDir.socket());
+    }
+}

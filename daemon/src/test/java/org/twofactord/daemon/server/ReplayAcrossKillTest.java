@@ -1,0 +1,82 @@
+package org.twofactord.daemon.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Path;
+import java.time.Clock;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.twofactord.daemon.Client;
+import org.twofactord.daemon.DaemonProcess;
+import org.twofactord.daemon.Json;
+import org.twofactord.daemon.Totp;
+
+/**
+ * The daemon in its own JVM is killed with kill -9 right after it answered OK; after a restart
+ * the accepted code, the used backup code and the lockout are all still in force. 20 rounds.
+ */
+class ReplayAcrossKillTest {
+    static final int ROUNDS = 20;
+
+    @TempDir
+    Path dir;
+
+    /** What one round left to check after the kill. */
+    record Round(String user, String code, String backup, String lockedUser, String lockedSecret) {
+    }
+
+    @Test
+    void acceptedCodesUsedBackupCodesAndLockoutsSurviveKillNine() throws Exception {
+        Path state = dir.resolve("state");
+        Clock clock = Clock.systemUTC();
+        Round previous = null;
+        int checks = 0;
+        for (int round = 0; round <= ROUNDS; round++) {
+            try (DaemonProcess daemon = DaemonProcess.start(state); Client c = daemon.client()) {
+                if (previous != null) {
+                    String replay = c.call("VERIFY " + previous.user() + " " + previous.code());
+                    assertTrue(replay.startsWith("NO"), "round " + round + ": a code that got OK before the kill: " + replay);
+                    c.expect("VERIFY " + previous.user() + " " + previous.backup(), "NO invalid");
+                    String locked = c.call("VERIFY " + previous.lockedUser() + " " + Totp.code(previous.lockedSecret(), clock, 0));
+                    assertTrue(locked.startsWith("NO locked"), "round " + round + ": lockout lost: " + locked);
+                    checks += 3;
+                }
+                if (round == ROUNDS) {
+                    break;
+                }
+                c.expect("POLICY ENABLE", "OK {\"mode\":\"optional\",\"enabled\":true}");
+                String user = "u" + round;
+                Enrolment e = enrol(c, user, clock);
+                String code = Totp.code(e.secret, clock, 1);
+                c.expect("VERIFY " + user + " " + code, "OK {\"method\":\"totp\"}");
+                String backup = e.backup.get(0).asText();
+                c.expect("VERIFY " + user + " " + backup, "OK {\"method\":\"backup\",\"backup_codes_left\":9}");
+                String lockedUser = "l" + round;
+                Enrolment l = enrol(c, lockedUser, clock);
+                String wrong = Totp.wrongCode(l.secret, clock);
+                for (int i = 0; i < 5; i++) {
+                    c.expect("VERIFY " + lockedUser + " " + wrong, "NO invalid");
+                }
+                daemon.kill(); // right after the last reply was read
+                previous = new Round(user, code, backup, lockedUser, l.secret);
+            }
+        }
+        assertEquals(ROUNDS * 3, checks);
+    }
+
+    record Enrolment(String secret, JsonNode backup) {
+    }
+
+    /** ENROLL and CONFIRM with the previous step's code, retried once if a step boundary got in the way. */
+    static Enrolment enrol(Client c, String user, Clock clock) throws Exception {
+        String secret = Json.of(c.call("ENROLL " + user)).get("secret").asText();
+        String reply = c.call("CONFIRM " + user + " " + Totp.code(secret, clock, -1));
+        if (!reply.startsWith("OK")) {
+            reply = c.call("CONFIRM " + user + " " + Totp.code(secret, clock, 0));
+        }
+        assertTrue(reply.startsWith("OK"), reply);
+        return new Enrolment(secret, Json.of(reply).get("backup_codes"));
+    }
+}
