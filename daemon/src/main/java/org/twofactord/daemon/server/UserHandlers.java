@@ -162,9 +162,9 @@ final class UserHandlers {
             }
             long skewS = (skewed.getAsLong() - step) * TotpEngine.PERIOD_S;
             services.stats.lastClockSkewS = skewS;
-            log.warn("CONFIRM for {}: the code matches {} s {} the server's clock; check the server's time "
-                    + "synchronisation (timedatectl, chrony or systemd-timesyncd)", name, Math.abs(skewS),
-                    skewS > 0 ? "ahead of" : "behind");
+            log.warn("CONFIRM for {}: the security code is invalid, but it matches a time {} s {} the server's "
+                    + "clock; check the server's time synchronisation (timedatectl, chrony or systemd-timesyncd)",
+                    name, Math.abs(skewS), skewS > 0 ? "ahead of" : "behind");
             return Reply.no(Reasons.INVALID, Reply.object().put("clock_skew_s", skewS));
         }
         List<String> backup = newBackupCodes();
