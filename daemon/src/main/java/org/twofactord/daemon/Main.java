@@ -1,7 +1,5 @@
 package org.twofactord.daemon;
 
-import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import org.twofactord.daemon.cli.TwofactordCommand;
 
 /** The entry point: everything happens in {@link TwofactordCommand#run}, which returns the exit code. */
@@ -10,7 +8,6 @@ public final class Main {
     }
 
     public static void main(String[] args) {
-        System.exit(TwofactordCommand.run(args, new PrintWriter(System.out, true, StandardCharsets.UTF_8),
-                new PrintWriter(System.err, true, StandardCharsets.UTF_8)));
+        System.exit(TwofactordCommand.run(args));
     }
 }

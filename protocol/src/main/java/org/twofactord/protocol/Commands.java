@@ -19,6 +19,8 @@ public final class Commands {
     public static final String POLICY = "POLICY";
     public static final String ISSUER = "ISSUER";
     public static final String STATS = "STATS";
+    /** An extension to the v1 contract: bring over a secret from another TOTP system (admin). */
+    public static final String IMPORT = "IMPORT";
 
     /** Sub-words of POLICY and ISSUER. */
     public static final String ENABLE = "ENABLE";
@@ -31,12 +33,13 @@ public final class Commands {
     public static final String ARG_CODE = "code=";
     public static final String ARG_SERVICE = "service=";
     public static final String ARG_RHOST = "rhost=";
+    public static final String ARG_DIGITS = "digits=";
 
     /** The protocol version this library speaks. */
     public static final int PROTOCOL_VERSION = 1;
 
     public static final Set<String> ALL = Set.of(HELLO, PING, QUIT, CHECK, VERIFY, ENROLL, CONFIRM,
-            REMOVE, USER, USERS, BACKUP, UNLOCK, POLICY, ISSUER, STATS);
+            REMOVE, USER, USERS, BACKUP, UNLOCK, POLICY, ISSUER, STATS, IMPORT);
 
     private Commands() {
     }

@@ -1,17 +1,37 @@
 package org.twofactord.daemon.cli;
 
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** The top-level {@code twofactord} command. */
 @Command(name = "twofactord", mixinStandardHelpOptions = true, versionProvider = TwofactordCommand.VersionProvider.class,
         description = "A two-factor authentication (TOTP) daemon for Linux servers, and its command line.",
-        subcommands = {ServeCommand.class},
-        footer = {"", "Exit codes: 0 ok, 1 no, 2 usage error, 3 forbidden, 4 daemon or store unavailable, 78 bad configuration."})
+        subcommands = {ServeCommand.class, ReadCommands.Status.class, ReadCommands.Policy.class, ReadCommands.Issuer.class,
+            ReadCommands.Users.class, ReadCommands.User.class, ChangeCommands.Enroll.class, ChangeCommands.Remove.class,
+            ChangeCommands.Backup.class, ChangeCommands.Unlock.class, ChangeCommands.Verify.class, ReadCommands.Stats.class,
+            ImportCommand.class,
+            CommandLine.HelpCommand.class},
+        footer = {"", "The client commands talk to the daemon's socket: --socket PATH, or $TWOFACTORD_SOCKET "
+            + "(dev mode: --socket .twofactord-dev/twofactord.sock).",
+            "Exit codes: 0 ok (yes), 1 no (refused, or a wrong code), 2 usage error, 3 forbidden, "
+            + "4 daemon or store unavailable, 78 bad configuration (serve)."})
 public final class TwofactordCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
+
+    private final Io io;
+
+    TwofactordCommand(Io io) {
+        this.io = io;
+    }
+
+    Io io() {
+        return io;
+    }
 
     @Override
     public void run() {
@@ -26,9 +46,18 @@ public final class TwofactordCommand implements Runnable {
         }
     }
 
+    /** Runs the command line with the process's streams; whether it is interactive comes from the console. */
+    public static int run(String[] args) {
+        return run(args, new Io(new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)),
+                new PrintWriter(System.out, true, StandardCharsets.UTF_8),
+                new PrintWriter(System.err, true, StandardCharsets.UTF_8), System.console() != null));
+    }
+
     /** Runs the command line with the given streams and returns the exit code. */
-    public static int run(String[] args, PrintWriter out, PrintWriter err) {
-        CommandLine cli = new CommandLine(new TwofactordCommand());
+    public static int run(String[] args, Io io) {
+        PrintWriter out = io.out;
+        PrintWriter err = io.err;
+        CommandLine cli = new CommandLine(new TwofactordCommand(io));
         cli.setOut(out);
         cli.setErr(err);
         cli.setExitCodeExceptionMapper(e -> ExitCodes.USAGE);

@@ -33,10 +33,12 @@ final class CodeCheck {
         if (record.lockedAt(now)) {
             return counted(locked(record, now));
         }
-        String backupDigits = backupDigits(code);
-        if (backupDigits != null) {
-            byte[] hash = services.key.backupHash(name, backupDigits);
-            return counted(services.write(store -> useBackup(store, name, record.generation(), hash, now)));
+        String backupDigits = backupDigits(code, services.totp.digits());
+        if (!services.totp.isTotpShape(code)) {
+            if (backupDigits == null) {
+                return counted(services.write(store -> fail(store, name, record.generation(), Reasons.INVALID, now)));
+            }
+            return counted(useBackup(name, record, backupDigits, now));
         }
         byte[] secret = services.key.open(name, record.sealedSecret());
         OptionalLong step;
@@ -47,10 +49,19 @@ final class CodeCheck {
             Arrays.fill(secret, (byte) 0);
         }
         if (step.isEmpty()) {
+            if (backupDigits != null) {
+                // With 8-digit TOTP, an imported 8-digit scratch code has the same shape.
+                return counted(useBackup(name, record, backupDigits, now));
+            }
             return counted(services.write(store -> fail(store, name, record.generation(), Reasons.INVALID, now)));
         }
         long matched = step.getAsLong();
         return counted(services.write(store -> accept(store, name, record.generation(), matched, now)));
+    }
+
+    private Outcome useBackup(String name, UserRecord record, String digits, long now) throws StoreException {
+        byte[] hash = services.key.backupHash(name, digits);
+        return services.write(store -> useBackup(store, name, record.generation(), hash, now));
     }
 
     private Outcome counted(Outcome outcome) {
@@ -58,13 +69,18 @@ final class CodeCheck {
         return outcome;
     }
 
-    /** A backup code's 10 digits, if {@code code} has the shape {@code 12345-67890} or {@code 1234567890}. */
-    static String backupDigits(String code) {
+    /**
+     * The digits of a backup code, if {@code code} has the shape of one: 10 digits, shown
+     * {@code 12345-67890} and accepted with or without the dash; or 8 digits, the scratch codes
+     * imported from google-authenticator (when TOTP codes are 6 digits, an 8-digit code is
+     * always a scratch code; with 8-digit TOTP it is tried as a scratch code after the TOTP check).
+     */
+    static String backupDigits(String code, int totpDigits) {
         String digits = code.length() == 11 && code.charAt(5) == '-' ? code.substring(0, 5) + code.substring(6) : code;
-        if (digits.length() != 10) {
+        if (digits.length() != 10 && digits.length() != 8) {
             return null;
         }
-        for (int i = 0; i < 10; i++) {
+        for (int i = 0; i < digits.length(); i++) {
             if (digits.charAt(i) < '0' || digits.charAt(i) > '9') {
                 return null;
             }

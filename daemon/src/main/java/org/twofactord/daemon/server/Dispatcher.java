@@ -62,7 +62,8 @@ final class Dispatcher {
                 Map.entry(Commands.USER, new Route(r -> Access.ADMIN_OR_SELF, first, users::user, never)),
                 Map.entry(Commands.USERS, new Route(r -> Access.ADMIN, none, users::users, never)),
                 Map.entry(Commands.BACKUP, new Route(r -> Access.ADMIN_OR_SELF, first, users::backup, always)),
-                Map.entry(Commands.UNLOCK, new Route(r -> Access.ADMIN, none, users::unlock, always)));
+                Map.entry(Commands.UNLOCK, new Route(r -> Access.ADMIN, none, users::unlock, always)),
+                Map.entry(Commands.IMPORT, new Route(r -> Access.ADMIN, none, users::importUser, always)));
     }
 
     Reply dispatch(Caller caller, Request request) {

@@ -201,7 +201,7 @@ final class UserHandlers {
     private byte[] backupHashes(String name, List<String> codes) {
         byte[] hashes = new byte[codes.size() * MasterKey.BACKUP_HASH_BYTES];
         for (int i = 0; i < codes.size(); i++) {
-            byte[] hash = services.key.backupHash(name, CodeCheck.backupDigits(codes.get(i)));
+            byte[] hash = services.key.backupHash(name, CodeCheck.backupDigits(codes.get(i), 6));
             System.arraycopy(hash, 0, hashes, i * MasterKey.BACKUP_HASH_BYTES, hash.length);
         }
         return hashes;
@@ -316,6 +316,57 @@ final class UserHandlers {
         } else {
             o.put(key, Instant.ofEpochSecond(epochS).toString());
         }
+    }
+
+    /**
+     * IMPORT user base32-secret [code ...] [digits=N]: an extension to protocol v1 for bringing
+     * users over from google-authenticator or pam_oath without a new enrolment. The codes (8-digit
+     * scratch codes or 10-digit backup codes) become backup codes. The current step counts as
+     * used, so a code the old system accepted a moment ago cannot be replayed here.
+     */
+    Reply importUser(Caller caller, Request request) throws StoreException {
+        Args args = Args.of(request, Set.of(Commands.ARG_DIGITS))
+                .count(2, 2 + UserRecord.BACKUP_CODES, "IMPORT <user> <base32-secret> [<backup-code> ...] [digits=6|8]");
+        String name = args.user(0);
+        String digitsArg = args.named(Commands.ARG_DIGITS);
+        if (digitsArg != null && !digitsArg.equals(Integer.toString(services.totp.digits()))) {
+            throw RequestError.badRequest("this daemon uses " + services.totp.digits() + "-digit codes");
+        }
+        byte[] secret;
+        try {
+            secret = Base32.decode(args.positional.get(1));
+        } catch (IllegalArgumentException e) {
+            throw RequestError.badRequest("the secret is not Base32");
+        }
+        if (secret.length < 10 || secret.length > 64) {
+            Arrays.fill(secret, (byte) 0);
+            throw RequestError.badRequest("the secret must be 80 to 512 bits");
+        }
+        List<String> codes = new ArrayList<>();
+        for (String code : args.positional.subList(2, args.positional.size())) {
+            String digits = CodeCheck.backupDigits(code, 6);
+            if (digits == null) {
+                Arrays.fill(secret, (byte) 0);
+                throw RequestError.badRequest("a backup code is 8 or 10 digits");
+            }
+            codes.add(digits);
+        }
+        byte[] hashes = new byte[codes.size() * MasterKey.BACKUP_HASH_BYTES];
+        for (int i = 0; i < codes.size(); i++) {
+            System.arraycopy(services.key.backupHash(name, codes.get(i)), 0, hashes, i * MasterKey.BACKUP_HASH_BYTES,
+                    MasterKey.BACKUP_HASH_BYTES);
+        }
+        byte[] sealed = services.key.seal(name, secret);
+        Arrays.fill(secret, (byte) 0);
+        long now = services.nowS();
+        long step = services.totp.currentStep();
+        services.write(store -> {
+            int generation = store.user(name).map(u -> u.generation() + 1).orElse(1);
+            store.putUser(name, new UserRecord(sealed, generation, step, 0, 0, 0, now, 0, hashes, 0));
+            store.removePending(name);
+            return null;
+        });
+        return Reply.ok(Reply.object().put("user", name).put("backup_codes_left", codes.size()));
     }
 
     Reply unlock(Caller caller, Request request) throws StoreException {

@@ -1,0 +1,242 @@
+package org.twofactord.daemon.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.twofactord.protocol.Commands;
+import org.twofactord.protocol.Reasons;
+import org.twofactord.protocol.Reply;
+import org.twofactord.protocol.TwoFactorClient;
+import org.twofactord.protocol.TwoFactorException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** The commands that change state: enroll, remove, backup, unlock; and verify for scripts. */
+final class ChangeCommands {
+    private static final String CODE_HELP = "A current code or an unused backup code, when you change your own account "
+            + "that already has 2FA (asked for if needed and not given).";
+
+    private ChangeCommands() {
+    }
+
+    static String currentUser() {
+        return System.getProperty("user.name");
+    }
+
+    @Command(name = "enroll", description = {"Set up two-factor authentication: shows a QR code (and the account and key) "
+            + "for an authenticator app, asks for a code from the app, and prints the backup codes.",
+        "Until the code is confirmed, any existing configuration stays in force."})
+    static final class Enroll extends ClientCommand {
+        @Parameters(arity = "0..1", paramLabel = "NAME", description = "The user (default: yourself).")
+        String name;
+
+        @Option(names = "--png", paramLabel = "FILE", description = "Also write the QR code to this PNG file.")
+        Path png;
+
+        @Option(names = "--code", paramLabel = "CODE", description = CODE_HELP)
+        String code;
+
+        @Option(names = "--no-qr", description = "Do not draw the QR code in the terminal.")
+        boolean noQr;
+
+        static final int TRIES = 3;
+
+        @Override
+        int run(TwoFactorClient client, Io io) throws IOException {
+            String user = name != null ? name : currentUser();
+            TwoFactorClient.Enrollment e = Proof.run(io, code, proof -> client.enroll(user, proof));
+            var matrix = Qr.matrix(e.otpauthUrl());
+            if (!noQr) {
+                io.out.println("Scan this QR code with your authenticator app:");
+                io.out.println();
+                io.out.print(Qr.halfBlocks(matrix));
+                io.out.println();
+            }
+            if (png != null) {
+                Qr.png(matrix, png);
+                io.out.println("QR code written to " + png);
+            }
+            io.out.println("Or enter it by hand:");
+            io.out.println("  account: " + e.issuer() + ":" + e.account());
+            io.out.println("  key:     " + groupsOfFour(e.secret()));
+            io.out.println("  type:    time-based, " + e.digits() + " digits, every " + e.period() + " s, " + e.algorithm());
+            io.out.println();
+            for (int attempt = 1; attempt <= TRIES; attempt++) {
+                String typed = io.ask("Enter the " + e.digits() + "-digit code from the app: ");
+                if (typed == null) {
+                    io.err.println("twofactord: no code given; the enrolment stays pending for "
+                            + e.expiresInS() / 60 + " minutes");
+                    return ExitCodes.NO;
+                }
+                Reply reply = client.call(Commands.CONFIRM + " " + user + " " + typed.replace(" ", ""));
+                if (reply.isOk()) {
+                    io.out.println();
+                    io.out.println("Two-factor authentication is on for " + user + ". Backup codes (each works once):");
+                    for (JsonNode b : reply.body().path("backup_codes")) {
+                        io.out.println("  " + b.asText());
+                    }
+                    io.out.println("Keep these backup codes somewhere safe: they let you in if you lose your phone.");
+                    return ExitCodes.OK;
+                }
+                if (!Reasons.INVALID.equals(reply.word())) {
+                    return report(io, reply);
+                }
+                io.err.println("The security code is invalid." + skewAdvice(reply.body()));
+                io.err.flush();
+            }
+            return ExitCodes.NO;
+        }
+
+        static String skewAdvice(ObjectNode body) {
+            if (body == null || !body.has("clock_skew_s")) {
+                return " Type the code the app shows now.";
+            }
+            long skew = body.get("clock_skew_s").asLong();
+            return " It matches a time " + Math.abs(skew) + " seconds " + (skew > 0 ? "ahead of" : "behind")
+                    + " this server's clock: check the time on the phone and the server's time synchronisation "
+                    + "(timedatectl).";
+        }
+
+        static String groupsOfFour(String key) {
+            StringBuilder sb = new StringBuilder();
+            for (int i = 0; i < key.length(); i += 4) {
+                if (i > 0) {
+                    sb.append(' ');
+                }
+                sb.append(key, i, Math.min(key.length(), i + 4));
+            }
+            return sb.toString();
+        }
+    }
+
+    @Command(name = "remove", description = {"Remove two-factor authentication from users (WHM's reset).",
+        "--all removes every user but yourself, and asks first unless --yes."})
+    static final class Remove extends ClientCommand {
+        @Parameters(arity = "0..*", paramLabel = "NAME", description = "The users.")
+        List<String> names = new ArrayList<>();
+
+        @Option(names = "--all", description = "Every user except the one running this command (administrators).")
+        boolean all;
+
+        @Option(names = {"-y", "--yes"}, description = "Do not ask for confirmation.")
+        boolean yes;
+
+        @Option(names = "--code", paramLabel = "CODE", description = CODE_HELP)
+        String code;
+
+        @Override
+        int run(TwoFactorClient client, Io io) throws IOException {
+            ObjectNode body;
+            if (all) {
+                if (!names.isEmpty()) {
+                    io.err.println("twofactord: give either --all or names, not both");
+                    return ExitCodes.USAGE;
+                }
+                if (!yes) {
+                    if (!io.interactive) {
+                        io.err.println("twofactord: remove --all needs --yes when not run on a terminal");
+                        return ExitCodes.USAGE;
+                    }
+                    String answer = io.ask("Remove two-factor authentication from every user except "
+                            + currentUser() + "? Type 'yes' to go on: ");
+                    if (!"yes".equals(answer)) {
+                        io.err.println("twofactord: nothing removed");
+                        return ExitCodes.NO;
+                    }
+                }
+                body = client.removeAll();
+            } else {
+                if (names.isEmpty()) {
+                    io.err.println("twofactord: name at least one user, or --all");
+                    return ExitCodes.USAGE;
+                }
+                body = Proof.run(io, code, proof -> client.remove(names, proof));
+            }
+            List<String> removed = new ArrayList<>();
+            body.path("removed").forEach(n -> removed.add(n.asText()));
+            List<String> none = new ArrayList<>();
+            body.path("not_enrolled").forEach(n -> none.add(n.asText()));
+            io.out.println("removed: " + (removed.isEmpty() ? "nobody" : String.join(" ", removed)));
+            if (!none.isEmpty()) {
+                io.out.println("had no 2FA: " + String.join(" ", none));
+            }
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "backup", description = "Replace a user's backup codes with ten new ones; the old ones stop working.")
+    static final class Backup extends ClientCommand {
+        @Parameters(arity = "0..1", paramLabel = "NAME", description = "The user (default: yourself).")
+        String name;
+
+        @Option(names = "--code", paramLabel = "CODE", description = CODE_HELP)
+        String code;
+
+        @Override
+        int run(TwoFactorClient client, Io io) throws IOException {
+            String user = name != null ? name : currentUser();
+            List<String> codes = Proof.run(io, code, proof -> client.backup(user, proof));
+            io.out.println("New backup codes for " + user + " (each works once; the old ones no longer work):");
+            codes.forEach(c -> io.out.println("  " + c));
+            io.out.println("Keep these backup codes somewhere safe.");
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "unlock", description = "Clear a user's failures and lockout (administrators).")
+    static final class Unlock extends ClientCommand {
+        @Parameters(paramLabel = "NAME", description = "The user.")
+        String name;
+
+        @Override
+        int run(TwoFactorClient client, Io io) throws IOException {
+            client.unlock(name);
+            io.out.println("unlocked: " + name);
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "verify", description = {"Check a code as a login would (verifiers): exit 0 if accepted, 1 if not.",
+        "An accepted code is used up, as at a real login."})
+    static final class Verify extends ClientCommand {
+        @Parameters(index = "0", paramLabel = "NAME", description = "The user.")
+        String name;
+
+        @Parameters(index = "1", paramLabel = "CODE", description = "The code (or a backup code).")
+        String code;
+
+        @Option(names = "--json", description = "Print the daemon's reply JSON unchanged ({} when it has none).")
+        boolean json;
+
+        @Override
+        int run(TwoFactorClient client, Io io) throws IOException {
+            if (!org.twofactord.protocol.UserNames.isValid(name) || code.isEmpty() || code.chars().anyMatch(c -> c <= ' ')) {
+                io.err.println("twofactord: not a valid user name or code");
+                return ExitCodes.USAGE;
+            }
+            Reply reply = client.call(Commands.VERIFY + " " + name + " " + code + " service=twofactord-cli");
+            if (reply.kind() == Reply.Kind.ERR) {
+                throw new TwoFactorException(reply);
+            }
+            if (json) {
+                io.out.println(reply.body() == null ? "{}" : reply.body().toString());
+            } else if (reply.isOk()) {
+                String method = reply.body().path("method").asText();
+                io.out.println("yes: " + switch (method) {
+                    case "totp" -> "the code is accepted";
+                    case "backup" -> "backup code accepted, " + reply.body().path("backup_codes_left").asInt() + " left";
+                    default -> "no second factor in force (" + reply.body().path("reason").asText() + ")";
+                });
+            } else {
+                io.out.println("no: " + Messages.reason(reply.word())
+                        + (reply.body() != null && reply.body().has("retry_after")
+                        ? "; try again in " + reply.body().get("retry_after").asLong() + " s" : ""));
+            }
+            return reply.isOk() ? ExitCodes.OK : ExitCodes.NO;
+        }
+    }
+}

@@ -1,0 +1,222 @@
+package org.twofactord.daemon.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.util.List;
+import org.twofactord.protocol.Commands;
+import org.twofactord.protocol.ErrorCodes;
+import org.twofactord.protocol.Reply;
+import org.twofactord.protocol.TwoFactorClient;
+import org.twofactord.protocol.TwoFactorException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** The commands that show state: status, policy, issuer, users, user, stats. */
+final class ReadCommands {
+    private ReadCommands() {
+    }
+
+    @Command(name = "status", description = "Is the daemon reachable; its version, policy, issuer, users and counters.")
+    static final class Status extends ClientCommand {
+        @Option(names = "--json", description = "Print {\"hello\":…,\"policy\":…,\"issuer\":…,\"stats\":…} with the daemon's JSON unchanged.")
+        boolean json;
+
+        @Override
+        int run(TwoFactorClient client, Io io) throws IOException {
+            Reply policy = client.call(Commands.POLICY);
+            Reply issuer = client.call(Commands.ISSUER);
+            Reply stats = client.call(Commands.STATS); // admins only; others see the rest
+            if (json) {
+                ObjectNode all = Reply.object();
+                all.putObject("hello").put("protocol", client.hello().protocol()).put("server", client.hello().server());
+                all.set("policy", policy.body());
+                all.set("issuer", issuer.body());
+                if (stats.isOk()) {
+                    all.set("stats", stats.body());
+                } else {
+                    all.putNull("stats");
+                }
+                io.out.println(all);
+                return ExitCodes.OK;
+            }
+            io.out.println("daemon:   " + client.hello().server() + " (protocol " + client.hello().protocol() + ") at "
+                    + socketPath());
+            io.out.println("policy:   " + policy.body().path("mode").asText() + describePolicy(policy.body().path("mode").asText()));
+            io.out.println("issuer:   " + issuer.body().path("issuer").asText()
+                    + (issuer.body().path("default").asBoolean() ? " (the host name, default)" : ""));
+            if (stats.isOk()) {
+                JsonNode s = stats.body();
+                io.out.println("users:    " + s.path("users").asLong() + " enrolled");
+                io.out.println("verify:   " + s.path("verify_ok").asLong() + " accepted, " + s.path("verify_no").asLong()
+                        + " refused (" + s.path("replays").asLong() + " replays), " + s.path("lockouts").asLong()
+                        + " lockouts since start");
+                io.out.println("uptime:   " + s.path("uptime_s").asLong() + " s, " + s.path("connections").asLong()
+                        + " connections");
+                if (!s.path("clock_skew_s").isNull()) {
+                    io.out.println("clock:    last enrolment code was " + s.path("clock_skew_s").asLong()
+                            + " s off the server's clock: check time synchronisation");
+                }
+            } else if (ErrorCodes.FORBIDDEN.equals(stats.word())) {
+                io.out.println("(counters are for administrators)");
+            }
+            return ExitCodes.OK;
+        }
+
+        private static String describePolicy(String mode) {
+            return switch (mode) {
+                case "disabled" -> " (nobody is asked for a code)";
+                case "optional" -> " (enrolled users are asked for a code)";
+                case "required" -> " (enrolled users are asked; users without 2FA are refused)";
+                default -> "";
+            };
+        }
+    }
+
+    @Command(name = "policy", description = {"Show or set the server-wide policy (setting it is for root).",
+        "enable: enrolled users are asked for a code; require: users without 2FA are refused too; disable: nobody is asked."})
+    static final class Policy extends ClientCommand {
+        @Parameters(arity = "0..1", paramLabel = "enable|disable|require", description = "The new policy; none to show it.")
+        String change;
+
+        @Option(names = "--json", description = "Print the daemon's JSON unchanged.")
+        boolean json;
+
+        @Override
+        int run(TwoFactorClient client, Io io) throws IOException {
+            String line = Commands.POLICY;
+            if (change != null) {
+                String word = switch (change.toLowerCase(java.util.Locale.ROOT)) {
+                    case "enable" -> Commands.ENABLE;
+                    case "disable" -> Commands.DISABLE;
+                    case "require" -> Commands.REQUIRE;
+                    default -> null;
+                };
+                if (word == null) {
+                    io.err.println("twofactord: policy is one of enable, disable, require");
+                    return ExitCodes.USAGE;
+                }
+                line += " " + word;
+            }
+            Reply reply = client.call(line);
+            if (json || !reply.isOk()) {
+                return printJson(io, reply);
+            }
+            io.out.println("policy: " + reply.body().path("mode").asText());
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "issuer", description = "Show, set (issuer set TEXT) or reset (issuer reset) the name shown in authenticator apps; "
+            + "changes are for root.")
+    static final class Issuer extends ClientCommand {
+        @Parameters(arity = "0..*", paramLabel = "set TEXT|reset", description = "What to do; nothing to show the issuer.")
+        List<String> words = List.of();
+
+        @Option(names = "--json", description = "Print the daemon's JSON unchanged.")
+        boolean json;
+
+        @Override
+        int run(TwoFactorClient client, Io io) throws IOException {
+            String line;
+            if (words.isEmpty()) {
+                line = Commands.ISSUER;
+            } else if (words.size() == 1 && words.get(0).equalsIgnoreCase("reset")) {
+                line = Commands.ISSUER + " " + Commands.RESET;
+            } else if (words.size() >= 2 && words.get(0).equalsIgnoreCase("set")) {
+                line = Commands.ISSUER + " " + Commands.SET + " " + String.join(" ", words.subList(1, words.size()));
+            } else {
+                io.err.println("twofactord: usage: twofactord issuer [set TEXT | reset]");
+                return ExitCodes.USAGE;
+            }
+            Reply reply = client.call(line);
+            if (json || !reply.isOk()) {
+                return printJson(io, reply);
+            }
+            io.out.println("issuer: " + reply.body().path("issuer").asText()
+                    + (reply.body().path("default").asBoolean() ? " (the host name, default)" : ""));
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "users", description = "List every user the daemon knows, as a table (administrators).")
+    static final class Users extends ClientCommand {
+        @Option(names = "--json", description = "Print the daemon's JSON unchanged.")
+        boolean json;
+
+        @Override
+        int run(TwoFactorClient client, Io io) throws IOException {
+            Reply reply = client.call(Commands.USERS);
+            if (json || !reply.isOk()) {
+                return printJson(io, reply);
+            }
+            Table table = new Table("USER", "ENROLLED AT", "LAST USED", "BACKUP", "FAILURES", "LOCKED UNTIL");
+            for (JsonNode u : reply.body().path("users")) {
+                table.row(u.path("user").asText(),
+                        u.path("enrolled").asBoolean() ? time(u, "enrolled_at") : u.path("pending").asBoolean() ? "(pending)" : "-",
+                        time(u, "last_used_at"), u.path("enrolled").asBoolean() ? u.path("backup_codes_left").asText() : "-",
+                        u.path("failures").asText(), time(u, "locked_until"));
+            }
+            table.print(io.out);
+            return ExitCodes.OK;
+        }
+    }
+
+    static String time(JsonNode u, String key) {
+        JsonNode n = u.path(key);
+        return n.isMissingNode() || n.isNull() ? "-" : n.asText();
+    }
+
+    @Command(name = "user", description = "Show one user's two-factor state (administrators, or yourself).")
+    static final class User extends ClientCommand {
+        @Parameters(paramLabel = "NAME", description = "The user.")
+        String name;
+
+        @Option(names = "--json", description = "Print the daemon's JSON unchanged.")
+        boolean json;
+
+        @Override
+        int run(TwoFactorClient client, Io io) throws IOException {
+            Reply reply = client.call(Commands.USER + " " + name);
+            if (json || !reply.isOk()) {
+                return printJson(io, reply);
+            }
+            JsonNode u = reply.body();
+            io.out.println("user:         " + u.path("user").asText());
+            io.out.println("enrolled:     " + (u.path("enrolled").asBoolean() ? "yes, at " + time(u, "enrolled_at") : "no")
+                    + (u.path("pending").asBoolean() ? " (an enrolment is waiting for its code)" : ""));
+            io.out.println("last used:    " + time(u, "last_used_at"));
+            io.out.println("backup codes: " + u.path("backup_codes_left").asInt() + " left");
+            io.out.println("failures:     " + u.path("failures").asInt());
+            io.out.println("locked until: " + time(u, "locked_until"));
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "stats", description = "Counters since the daemon started (administrators).")
+    static final class Stats extends ClientCommand {
+        @Option(names = "--json", description = "Print the daemon's JSON unchanged.")
+        boolean json;
+
+        @Override
+        int run(TwoFactorClient client, Io io) throws IOException {
+            Reply reply = client.call(Commands.STATS);
+            if (json || !reply.isOk()) {
+                return printJson(io, reply);
+            }
+            Table table = new Table("COUNTER", "VALUE");
+            reply.body().fields().forEachRemaining(f -> table.row(f.getKey(), f.getValue().isNull() ? "-" : f.getValue().asText()));
+            table.print(io.out);
+            return ExitCodes.OK;
+        }
+    }
+
+    /** Throws the reply as an exception unless it is OK (for commands that print their own text). */
+    static ObjectNode ok(Reply reply) throws TwoFactorException {
+        if (!reply.isOk()) {
+            throw new TwoFactorException(reply);
+        }
+        return reply.body() == null ? Reply.object() : reply.body();
+    }
+}
