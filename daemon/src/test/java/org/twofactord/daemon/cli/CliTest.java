@@ -1,0 +1,212 @@
+package org.twofactord.daemon.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.twofactord.daemon.TestDaemon;
+import org.twofactord.daemon.Totp;
+
+/** Every subcommand in-process against a real daemon on a temp socket: output and exit codes. */
+class CliTest {
+    static final ObjectMapper JSON = new ObjectMapper();
+    static final Pattern KEY = Pattern.compile("key: +([A-Z2-7 ]+)\n");
+
+    @TempDir
+    Path dir;
+    TestDaemon daemon;
+    Path socket;
+
+    @BeforeEach
+    void start() throws Exception {
+        daemon = new TestDaemon(dir).start();
+        socket = daemon.socket();
+    }
+
+    @AfterEach
+    void stop() {
+        daemon.close();
+    }
+
+    static String key(String output) {
+        Matcher m = KEY.matcher(output);
+        assertTrue(m.find(), output);
+        return m.group(1).replace(" ", "");
+    }
+
+    /** Types, at each prompt, the next of {@code offsets}: the code of that step for the key shown. */
+    private Cli.Typist typing(int... offsets) {
+        int[] next = {0};
+        return out -> next[0] < offsets.length
+                ? (offsets[next[0]] == Integer.MIN_VALUE ? wrong(key(out), next) : Totp.code(key(out), daemon.clock, offsets[next[0]++]))
+                : null;
+    }
+
+    private String wrong(String secret, int[] next) {
+        next[0]++;
+        return Totp.wrongCode(secret, daemon.clock);
+    }
+
+    private List<String> enrol(String user) {
+        Cli.Run r = Cli.run(socket, typing(-1), false, "enroll", user, "--no-qr");
+        String secret = key(r.out());
+        assertEquals(0, r.exit(), r.out() + r.err());
+        List<String> backup = new ArrayList<>();
+        Matcher m = Pattern.compile("\\d{5}-\\d{5}").matcher(r.out());
+        while (m.find()) {
+            backup.add(m.group());
+        }
+        assertEquals(10, backup.size(), r.out());
+        return List.of(secret, backup.get(0), backup.get(1));
+    }
+
+    @Test
+    void statusPolicyAndIssuer() throws Exception {
+        Cli.Run status = Cli.run(socket, "status");
+        assertEquals(0, status.exit());
+        assertTrue(status.out().contains("daemon:   twofactord/test (protocol 1) at " + socket), status.out());
+        assertTrue(status.out().contains("policy:   disabled (nobody is asked for a code)"));
+        assertTrue(status.out().contains("users:    0 enrolled"));
+        assertEquals(new Cli.Run(0, "policy: optional\n", ""), Cli.run(socket, "policy", "enable"));
+        assertEquals(new Cli.Run(0, "policy: required\n", ""), Cli.run(socket, "policy", "REQUIRE"));
+        assertEquals(new Cli.Run(0, "policy: required\n", ""), Cli.run(socket, "policy"));
+        assertEquals(2, Cli.run(socket, "policy", "sometimes").exit());
+        assertEquals(new Cli.Run(0, "issuer: Acme Hosting\n", ""), Cli.run(socket, "issuer", "set", "Acme", "Hosting"));
+        Cli.Run bad = Cli.run(socket, "issuer", "set", "a:b");
+        assertEquals(2, bad.exit());
+        assertEquals("twofactord: bad-request: an issuer is printable characters without ':'\n", bad.err());
+        assertTrue(Cli.run(socket, "issuer", "reset").out().endsWith("(the host name, default)\n"));
+        JsonNode all = JSON.readTree(Cli.run(socket, "status", "--json").out());
+        assertEquals("required", all.get("policy").get("mode").asText());
+        assertEquals(0, all.get("stats").get("users").asInt());
+    }
+
+    @Test
+    void enrolWithATypedCodeThenVerifyReplayAndBackup() throws Exception {
+        Cli.run(socket, "policy", "enable");
+        Cli.Run r = Cli.run(socket, typing(0), false, "enroll", "alice");
+        assertEquals(32, key(r.out()).length());
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("Scan this QR code with your authenticator app:"));
+        assertTrue(r.out().contains("█"), "the QR code is drawn");
+        assertTrue(r.out().contains("account: "), r.out());
+        assertTrue(r.out().contains("Two-factor authentication is on for alice."));
+        assertTrue(r.out().contains("Keep these backup codes somewhere safe"));
+        String newSecret = key(r.out());
+        String code = Totp.code(newSecret, daemon.clock, 1);
+        assertEquals(new Cli.Run(0, "yes: the code is accepted\n", ""), Cli.run(socket, "verify", "alice", code));
+        assertEquals(new Cli.Run(1, "no: that code was already used; wait for the next one\n", ""),
+                Cli.run(socket, "verify", "alice", code));
+        assertEquals("{\"method\":\"none\",\"reason\":\"not-enrolled\"}\n", Cli.run(socket, "verify", "bob", "1", "--json").out());
+    }
+
+    @Test
+    void aWrongCodeExplainsAndAClockSkewSaysHowFar() throws Exception {
+        Cli.Run r = Cli.run(socket, typing(Integer.MIN_VALUE, 6), false, "enroll", "alice", "--no-qr");
+        assertEquals(1, r.exit());
+        assertTrue(r.err().contains("The security code is invalid. Type the code the app shows now."), r.err());
+        assertTrue(r.err().contains("The security code is invalid. It matches a time 180 seconds ahead of this "
+                + "server's clock: check the time on the phone"), r.err());
+        assertTrue(r.err().contains("the enrolment stays pending for 10 minutes"), r.err());
+    }
+
+    @Test
+    void usersUserBackupUnlockRemoveAndStats() throws Exception {
+        Cli.run(socket, "policy", "enable");
+        List<String> alice = enrol("alice");
+        enrol("bob");
+        Cli.Run users = Cli.run(socket, "users");
+        String[] lines = users.out().split("\n");
+        assertTrue(lines[0].matches("USER +ENROLLED AT +LAST USED +BACKUP +FAILURES +LOCKED UNTIL"), lines[0]);
+        assertTrue(lines[1].matches("alice +\\d{4}-\\d\\d-\\d\\dT[\\d:]+Z +- +10 +0 +-"), lines[1]);
+        assertTrue(lines[2].startsWith("bob "), lines[2]);
+        JsonNode json = JSON.readTree(Cli.run(socket, "users", "--json").out());
+        assertEquals(2, json.get("users").size());
+        assertTrue(Cli.run(socket, "user", "alice").out().contains("backup codes: 10 left"));
+        assertEquals("alice", JSON.readTree(Cli.run(socket, "user", "alice", "--json").out()).get("user").asText());
+
+        for (int i = 0; i < 5; i++) {
+            assertEquals(1, Cli.run(socket, "verify", "alice", "000000").exit());
+        }
+        Cli.Run locked = Cli.run(socket, "verify", "alice", Totp.code(alice.get(0), daemon.clock, 0));
+        assertEquals(new Cli.Run(1, "no: too many wrong codes; the account is locked for now; try again in 60 s\n", ""), locked);
+        assertEquals(new Cli.Run(0, "unlocked: alice\n", ""), Cli.run(socket, "unlock", "alice"));
+        assertEquals(0, Cli.run(socket, "verify", "alice", alice.get(1)).exit());
+
+        Cli.Run backup = Cli.run(socket, "backup", "alice");
+        assertEquals(0, backup.exit());
+        assertTrue(backup.out().startsWith("New backup codes for alice"));
+        assertEquals(1, Cli.run(socket, "verify", "alice", alice.get(2)).exit(), "old backup codes stop working");
+
+        assertTrue(Cli.run(socket, "stats").out().contains("verify_ok"));
+        assertTrue(JSON.readTree(Cli.run(socket, "stats", "--json").out()).get("verify_ok").asInt() >= 1);
+
+        assertEquals(new Cli.Run(0, "removed: alice\nhad no 2FA: carol\n", ""), Cli.run(socket, "remove", "alice", "carol"));
+        assertEquals(2, Cli.run(socket, "remove").exit());
+        Cli.Run refused = Cli.run(socket, "remove", "--all");
+        assertEquals(2, refused.exit());
+        assertTrue(refused.err().contains("needs --yes when not run on a terminal"));
+        assertEquals(1, Cli.run(socket, "no\n", true, "remove", "--all").exit());
+        assertEquals(new Cli.Run(0, "removed: bob\n", ""), Cli.run(socket, "remove", "--all", "--yes"));
+    }
+
+    @Test
+    void exitCodesForUsageAndAnUnreachableDaemon() {
+        assertEquals(2, Cli.run(null, "frobnicate").exit());
+        assertEquals(2, Cli.run(null, "verify", "only-one-arg").exit());
+        Cli.Run gone = Cli.run(dir.resolve("nothing.sock"), "status");
+        assertEquals(4, gone.exit());
+        assertTrue(gone.err().startsWith("twofactord: cannot talk to the daemon at " + dir.resolve("nothing.sock")));
+        Cli.Run help = Cli.run(null, "--help");
+        assertEquals(0, help.exit());
+        assertTrue(help.out().contains("Exit codes: 0 ok (yes), 1 no"));
+    }
+
+    @Test
+    void importGoogleAuthenticatorAndPamOathFilesKeepsTheSecretsWorking() throws Exception {
+        Cli.run(socket, "policy", "enable");
+        String gaSecret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+        Path home = dir.resolve("homes/carol");
+        Files.createDirectories(home);
+        Files.writeString(home.resolve(".google_authenticator"), gaSecret + "\n\" RATE_LIMIT 3 30 1700000000\n"
+                + "\" WINDOW_SIZE 17\n\" DISALLOW_REUSE 57000000\n\" TOTP_AUTH\n11223344\n55667788\n");
+        Path hotp = dir.resolve("homes/hank");
+        Files.createDirectories(hotp);
+        Files.writeString(hotp.resolve(".google_authenticator"), gaSecret + "\n\" HOTP_COUNTER 1\n12345678\n");
+        Cli.Run ga = Cli.run(socket, "import", "google-authenticator", "--dir", dir.resolve("homes").toString());
+        assertEquals(1, ga.exit(), ga.out());
+        assertTrue(ga.out().contains("imported carol\n"), ga.out());
+        assertTrue(ga.out().contains("note: \" WINDOW_SIZE is not honoured per user"), ga.out());
+        assertTrue(ga.out().contains("note: 2 scratch code(s) imported as backup codes"), ga.out());
+        assertTrue(ga.out().contains("skipped hank: counter-based HOTP (\" HOTP_COUNTER) is not supported"), ga.out());
+        assertEquals(0, Cli.run(socket, "verify", "carol", Totp.code(gaSecret, daemon.clock, 1)).exit());
+        assertEquals("yes: backup code accepted, 1 left\n", Cli.run(socket, "verify", "carol", "11223344").out());
+        assertEquals(1, Cli.run(socket, "verify", "carol", "11223344").exit());
+
+        Path oath = dir.resolve("users.oath");
+        Files.writeString(oath, "# users\nHOTP/T30 dave - 3132333435363738393031323334353637383930\n"
+                + "HOTP erin - 3132333435363738393031323334353637383930 0\nHOTP/T30/8 fay - 31323334353637383930\n");
+        Cli.Run po = Cli.run(socket, "import", "pam-oath", oath.toString());
+        assertTrue(po.out().contains("imported dave\n"), po.out());
+        assertTrue(po.out().contains("skipped erin: counter-based HOTP is not supported"), po.out());
+        assertTrue(po.out().contains("skipped fay: this daemon uses 6-digit codes"), po.out());
+        assertEquals(1, po.exit());
+        String daveSecret = org.twofactord.daemon.totp.Base32.encode("12345678901234567890".getBytes());
+        assertEquals(0, Cli.run(socket, "verify", "dave", Totp.code(daveSecret, daemon.clock, 1)).exit());
+        // The step current at import counts as used: a code the old system just accepted is not replayed here.
+        assertEquals(1, Cli.run(socket, "verify", "dave", Totp.code(daveSecret, daemon.clock, 0)).exit());
+        assertFalse(Cli.run(socket, "users").out().contains("hank"));
+    }
+}
