@@ -53,11 +53,16 @@ public final class TwofactordCommand implements Runnable {
                 new PrintWriter(System.err, true, StandardCharsets.UTF_8), System.console() != null));
     }
 
+    /** The command model: what --help prints, the man page and the completion script are made from. */
+    static CommandLine commandLine(Io io) {
+        return new CommandLine(new TwofactordCommand(io));
+    }
+
     /** Runs the command line with the given streams and returns the exit code. */
     public static int run(String[] args, Io io) {
         PrintWriter out = io.out;
         PrintWriter err = io.err;
-        CommandLine cli = new CommandLine(new TwofactordCommand(io));
+        CommandLine cli = commandLine(io);
         cli.setOut(out);
         cli.setErr(err);
         cli.setExitCodeExceptionMapper(e -> ExitCodes.USAGE);
