@@ -22,6 +22,8 @@ import java.util.Optional;
  * @param maxConnections       connections at once, all callers
  * @param maxConnectionsPerUid connections at once for one uid that is neither root nor a verifier
  * @param dev                  dev mode: the daemon's own uid counts as uid 0
+ * @param groupCommit          commit the changes of all waiting requests together (off only to
+ *                             measure what it buys)
  */
 public record Config(
         Path socket,
@@ -39,7 +41,8 @@ public record Config(
         int idleTimeoutS,
         int maxConnections,
         int maxConnectionsPerUid,
-        boolean dev) {
+        boolean dev,
+        boolean groupCommit) {
 
     public static final Path DEFAULT_SOCKET = Path.of("/run/twofactord/twofactord.sock");
     public static final Path DEFAULT_STATE_DIR = Path.of("/var/lib/twofactord");
@@ -64,6 +67,6 @@ public record Config(
     public Config withPaths(Path newSocket, Path newStateDir) {
         return new Config(newSocket, newStateDir, socketMode, socketGroup, socketGroupExplicit, adminGroup,
                 verifierGroup, groupsExplicit, window, digits, maxFailures, lockoutS, idleTimeoutS, maxConnections,
-                maxConnectionsPerUid, dev);
+                maxConnectionsPerUid, dev, groupCommit);
     }
 }

@@ -19,7 +19,7 @@ import java.util.Set;
 public final class ConfigLoader {
     static final Set<String> KEYS = Set.of("socket", "state_dir", "socket_mode", "socket_group", "admin_group",
             "verifier_group", "window", "digits", "max_failures", "lockout_s", "idle_timeout_s", "max_connections",
-            "max_connections_per_uid");
+            "max_connections_per_uid", "group_commit");
 
     /** What the command line said; null means "not given". */
     public record Flags(Path socket, Path stateDir, Path configFile, boolean dev) {
@@ -105,7 +105,8 @@ public final class ConfigLoader {
                 v.integer("idle_timeout_s", 30, 1, 3600),
                 v.integer("max_connections", 256, 1, 4096),
                 v.integer("max_connections_per_uid", 16, 1, 4096),
-                dev);
+                dev,
+                v.bool("group_commit", true));
     }
 
     /** Typed access to the entries, each error naming the file, line and key. */
@@ -140,6 +141,18 @@ public final class ConfigLoader {
             } catch (NumberFormatException ex) {
                 throw bad(key, "not a whole number: '" + entry.value() + "'");
             }
+        }
+
+        boolean bool(String key, boolean fallback) throws ConfigException {
+            Entry entry = entries.get(key);
+            if (entry == null) {
+                return fallback;
+            }
+            return switch (entry.value()) {
+                case "yes", "true" -> true;
+                case "no", "false" -> false;
+                default -> throw bad(key, "must be yes or no, not '" + entry.value() + "'");
+            };
         }
 
         int digits() throws ConfigException {

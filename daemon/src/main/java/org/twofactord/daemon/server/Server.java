@@ -82,7 +82,7 @@ public final class Server implements AutoCloseable {
         this.store = options.storeFactory().open(config.storeFile(), key);
         Writer startedWriter = null;
         try {
-            startedWriter = new Writer(store);
+            startedWriter = new Writer(store, config.groupCommit());
             this.services = new Services(config, store, startedWriter, key, options.clock(), options.random(),
                     defaultIssuer(), options.version());
             this.roles = new Roles(options.users(), config.adminGroup(), config.verifierGroup(), options.rootUid());

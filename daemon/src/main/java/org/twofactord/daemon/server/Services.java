@@ -60,7 +60,18 @@ final class Services {
 
     /** Hands a change to the writer and waits for its commit. */
     <T> T write(Writer.Change<T> change) throws StoreException {
-        CompletableFuture<T> future = writer.submit(change);
+        return await(writer.submit(change));
+    }
+
+    /**
+     * Hands a change to the writer and waits only until it is applied; it is committed within
+     * {@link Writer#LAZY_COMMIT_MS}. For failure counts, whose NO may go out before they are durable.
+     */
+    <T> T writeLazy(Writer.Change<T> change) throws StoreException {
+        return await(writer.submitLazy(change));
+    }
+
+    private <T> T await(CompletableFuture<T> future) throws StoreException {
         try {
             return future.get(WRITE_TIMEOUT_S, TimeUnit.SECONDS);
         } catch (ExecutionException e) {

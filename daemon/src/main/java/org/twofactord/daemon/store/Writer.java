@@ -10,7 +10,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The one thread that writes the store. Handlers hand it a {@link Change}; it applies every change
- * waiting at that moment, commits once, and only then completes each change's future. A change
+ * waiting at that moment, commits once (group commit), and only then completes each change's
+ * future. A change
  * re-checks its precondition against the store inside {@link Change#apply}, because two requests
  * may have read the same state. If the commit fails, every change of the batch fails with a
  * {@link StoreException} and nothing of it is reported as done.
@@ -26,27 +27,48 @@ public final class Writer implements AutoCloseable {
         T apply(Store store) throws StoreException;
     }
 
-    private record Job<T>(Change<T> change, CompletableFuture<T> future) {
+    /**
+     * A queued change. A lazy job's future completes as soon as it is applied; it reaches the disk
+     * with the next commit, at most {@link #LAZY_COMMIT_MS} later.
+     */
+    private record Job<T>(Change<T> change, CompletableFuture<T> future, boolean lazy) {
         void run(Store store, List<Runnable> completions) {
             try {
                 T result = change.apply(store);
-                completions.add(() -> future.complete(result));
+                if (lazy) {
+                    future.complete(result);
+                } else {
+                    completions.add(() -> future.complete(result));
+                }
             } catch (StoreException | RuntimeException e) {
                 future.completeExceptionally(e);
             }
         }
     }
 
+    /** The longest a lazy change waits for its commit. */
+    public static final long LAZY_COMMIT_MS = 100;
+
     private static final Logger log = LoggerFactory.getLogger(Writer.class);
     private static final int MAX_BATCH = 512;
 
     private final Store store;
+    private final boolean groupCommit;
     private final LinkedBlockingQueue<Job<?>> queue = new LinkedBlockingQueue<>();
     private final Thread thread;
     private volatile boolean running = true;
 
     public Writer(Store store) {
+        this(store, true);
+    }
+
+    /**
+     * @param groupCommit false commits every change on its own, lazy ones too (benchmarks
+     *                    compare the two)
+     */
+    public Writer(Store store, boolean groupCommit) {
         this.store = store;
+        this.groupCommit = groupCommit;
         this.thread = new Thread(this::loop, "twofactord-writer");
         this.thread.setDaemon(false);
         this.thread.start();
@@ -54,51 +76,84 @@ public final class Writer implements AutoCloseable {
 
     /** Queues a change; the future completes after the commit that covers it. */
     public <T> CompletableFuture<T> submit(Change<T> change) {
+        return enqueue(change, false);
+    }
+
+    /**
+     * Queues a change whose outcome may be told before it is durable (a failure count: the
+     * protocol allows it to reach the disk a short, documented delay after the NO). It is
+     * applied in order with every other change, so later requests see it at once; it is
+     * committed with the next durable change, or after {@link #LAZY_COMMIT_MS} at the latest.
+     */
+    public <T> CompletableFuture<T> submitLazy(Change<T> change) {
+        return enqueue(change, groupCommit);
+    }
+
+    private <T> CompletableFuture<T> enqueue(Change<T> change, boolean lazy) {
         CompletableFuture<T> future = new CompletableFuture<>();
         if (!running) {
             future.completeExceptionally(new StoreException("the store is closing"));
             return future;
         }
-        queue.add(new Job<>(change, future));
+        queue.add(new Job<>(change, future, lazy));
         return future;
     }
 
     private void loop() {
         List<Job<?>> batch = new ArrayList<>();
         List<Runnable> completions = new ArrayList<>();
-        while (running || !queue.isEmpty()) {
+        long lazyDeadline = 0; // nanoTime by which applied lazy changes must be committed; 0: none
+        int lazyApplied = 0;
+        while (running || !queue.isEmpty() || lazyApplied > 0) {
             try {
-                Job<?> first = queue.poll(100, TimeUnit.MILLISECONDS);
-                if (first == null) {
-                    continue;
+                long waitMs = lazyApplied == 0 ? 100
+                        : Math.max(0, TimeUnit.NANOSECONDS.toMillis(lazyDeadline - System.nanoTime()));
+                Job<?> first = running ? queue.poll(waitMs, TimeUnit.MILLISECONDS) : queue.poll();
+                if (first != null) {
+                    batch.add(first);
+                    queue.drainTo(batch, (groupCommit ? MAX_BATCH : 1) - 1);
                 }
-                batch.add(first);
-                queue.drainTo(batch, MAX_BATCH - 1);
             } catch (InterruptedException e) {
                 continue;
             }
+            boolean durable = false;
             for (Job<?> job : batch) {
                 job.run(store, completions);
+                if (job.lazy()) {
+                    if (lazyApplied++ == 0) {
+                        lazyDeadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LAZY_COMMIT_MS);
+                    }
+                } else {
+                    durable = true;
+                }
             }
-            try {
-                store.commit();
-                completions.forEach(Runnable::run);
-            } catch (StoreException | RuntimeException e) {
-                log.error("store commit failed; {} request(s) answered 'unavailable': {}", completions.size(),
-                        e.getMessage());
-                try {
-                    store.rollback();
-                } catch (StoreException | RuntimeException e2) {
-                    log.error("store rollback failed too: {}", e2.getMessage());
-                }
-                StoreException failure = e instanceof StoreException se ? se
-                        : new StoreException("commit failed: " + e.getMessage(), e);
-                for (Job<?> job : batch) {
-                    job.future().completeExceptionally(failure);
-                }
+            boolean due = lazyApplied > 0 && (System.nanoTime() - lazyDeadline >= 0 || !running);
+            if (durable || due) {
+                commit(batch, completions, lazyApplied);
+                lazyApplied = 0;
             }
             batch.clear();
             completions.clear();
+        }
+    }
+
+    private void commit(List<Job<?>> batch, List<Runnable> completions, int lazyApplied) {
+        try {
+            store.commit();
+            completions.forEach(Runnable::run);
+        } catch (StoreException | RuntimeException e) {
+            log.error("store commit failed; {} request(s) answered 'unavailable', {} failure count(s) lost: {}",
+                    completions.size(), lazyApplied, e.getMessage());
+            try {
+                store.rollback();
+            } catch (StoreException | RuntimeException e2) {
+                log.error("store rollback failed too: {}", e2.getMessage());
+            }
+            StoreException failure = e instanceof StoreException se ? se
+                    : new StoreException("commit failed: " + e.getMessage(), e);
+            for (Job<?> job : batch) {
+                job.future().completeExceptionally(failure); // no effect on those already answered
+            }
         }
     }
 

@@ -12,6 +12,7 @@ import org.twofactord.daemon.Client;
 import org.twofactord.daemon.DaemonProcess;
 import org.twofactord.daemon.Json;
 import org.twofactord.daemon.Totp;
+import org.twofactord.daemon.store.Writer;
 
 /**
  * The daemon in its own JVM is killed with kill -9 right after it answered OK; after a restart
@@ -47,23 +48,47 @@ class ReplayAcrossKillTest {
                     break;
                 }
                 c.expect("POLICY ENABLE", "OK {\"mode\":\"optional\",\"enabled\":true}");
-                String user = "u" + round;
-                Enrolment e = enrol(c, user, clock);
-                String code = Totp.code(e.secret, clock, 1);
-                c.expect("VERIFY " + user + " " + code, "OK {\"method\":\"totp\"}");
-                String backup = e.backup.get(0).asText();
-                c.expect("VERIFY " + user + " " + backup, "OK {\"method\":\"backup\",\"backup_codes_left\":9}");
+                // Failure counts may reach the disk up to 100 ms after their NO; the OKs below are
+                // committed before they are sent, and their commit carries the lockout with it.
                 String lockedUser = "l" + round;
                 Enrolment l = enrol(c, lockedUser, clock);
                 String wrong = Totp.wrongCode(l.secret, clock);
                 for (int i = 0; i < 5; i++) {
                     c.expect("VERIFY " + lockedUser + " " + wrong, "NO invalid");
                 }
+                String user = "u" + round;
+                Enrolment e = enrol(c, user, clock);
+                String code = Totp.code(e.secret, clock, 1);
+                c.expect("VERIFY " + user + " " + code, "OK {\"method\":\"totp\"}");
+                String backup = e.backup.get(0).asText();
+                c.expect("VERIFY " + user + " " + backup, "OK {\"method\":\"backup\",\"backup_codes_left\":9}");
                 daemon.kill(); // right after the last reply was read
                 previous = new Round(user, code, backup, lockedUser, l.secret);
             }
         }
         assertEquals(ROUNDS * 3, checks);
+    }
+
+    @Test
+    void failureCountsReachTheDiskWithinTheDocumentedDelay() throws Exception {
+        Path state = dir.resolve("state2");
+        Clock clock = Clock.systemUTC();
+        String secret;
+        try (DaemonProcess daemon = DaemonProcess.start(state); Client c = daemon.client()) {
+            c.expect("POLICY ENABLE", "OK {\"mode\":\"optional\",\"enabled\":true}");
+            secret = enrol(c, "alice", clock).secret;
+            String wrong = Totp.wrongCode(secret, clock);
+            for (int i = 0; i < 5; i++) {
+                c.expect("VERIFY alice " + wrong, "NO invalid");
+            }
+            // Nothing durable follows: only the writer's deadline commits the count.
+            Thread.sleep(Writer.LAZY_COMMIT_MS * 3);
+            daemon.kill();
+        }
+        try (DaemonProcess daemon = DaemonProcess.start(state); Client c = daemon.client()) {
+            String reply = c.call("VERIFY alice " + Totp.code(secret, clock, 0));
+            assertTrue(reply.startsWith("NO locked"), reply);
+        }
     }
 
     record Enrolment(String secret, JsonNode backup) {
