@@ -85,8 +85,10 @@ public final class RealUsers {
 
     /** Starts socat as {@code user}, connected to the socket, standard input open. */
     public static Process start(String user, Path socket) throws IOException {
-        return new ProcessBuilder("setpriv", "--reuid=" + user, "--regid=" + primaryGroup(user), "--init-groups",
-                "socat", "-t", "10", "-", "UNIX-CONNECT:" + socket)
+        // A numeric uid stands for a process whose uid has no account: no groups to load.
+        boolean numeric = user.chars().allMatch(Character::isDigit);
+        return new ProcessBuilder("setpriv", "--reuid=" + user, "--regid=" + (numeric ? user : primaryGroup(user)),
+                numeric ? "--clear-groups" : "--init-groups", "socat", "-t", "10", "-", "UNIX-CONNECT:" + socket)
                 .redirectError(ProcessBuilder.Redirect.INHERIT).start();
     }
 
