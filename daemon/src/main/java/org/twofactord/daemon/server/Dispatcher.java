@@ -8,6 +8,7 @@ import org.slf4j.LoggerFactory;
 import org.twofactord.daemon.audit.Audit;
 import org.twofactord.daemon.auth.Caller;
 import org.twofactord.daemon.store.StoreException;
+import org.twofactord.daemon.store.StoreUnavailable;
 import org.twofactord.protocol.Commands;
 import org.twofactord.protocol.ErrorCodes;
 import org.twofactord.protocol.Reply;
@@ -81,7 +82,7 @@ final class Dispatcher {
             reply = route.handler().handle(caller, request);
         } catch (RequestError e) {
             reply = e.reply;
-        } catch (StoreException e) {
+        } catch (StoreException | StoreUnavailable e) {
             log.error("{} failed: store unavailable: {}", request.command(), e.getMessage());
             reply = Reply.err(ErrorCodes.UNAVAILABLE, "the store cannot be read or written");
         } catch (RuntimeException e) {

@@ -78,6 +78,12 @@ public final class Server implements AutoCloseable {
         this.config = config;
         prepareStateDir(config.stateDir());
         boolean storeExists = Files.exists(config.storeFile());
+        if (!storeExists && Files.exists(config.masterKeyFile())) {
+            // A new empty store would mean policy "disabled" and nobody enrolled: fail closed.
+            throw new StoreException("store " + config.storeFile() + " is missing but its master key "
+                    + config.masterKeyFile() + " is there; restore the store from the backup taken with the key "
+                    + "(docs/operations.md), or remove the key to start with an empty store on purpose");
+        }
         MasterKey key = MasterKey.loadOrCreate(config.masterKeyFile(), !storeExists, options.random());
         this.store = options.storeFactory().open(config.storeFile(), key);
         Writer startedWriter = null;

@@ -78,6 +78,9 @@ final class Services {
             if (e.getCause() instanceof StoreException se) {
                 throw se;
             }
+            if (e.getCause() instanceof org.twofactord.daemon.store.StoreUnavailable su) {
+                throw su.getCause();
+            }
             if (e.getCause() instanceof RuntimeException re) {
                 throw re;
             }

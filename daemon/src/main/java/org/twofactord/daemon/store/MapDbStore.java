@@ -28,16 +28,49 @@ public final class MapDbStore implements Store {
     static final String META_SCHEMA = "schema_version";
     static final String META_KEY_CHECK = "key_check";
 
-    private final DB db;
-    private final ConcurrentMap<String, String> meta;
-    private final BTreeMap<String, byte[]> users;
-    private final BTreeMap<String, byte[]> pending;
+    /** The open database and its maps; replaced whole by {@link #recover()}. */
+    private record Maps(DB db, ConcurrentMap<String, String> meta, BTreeMap<String, byte[]> users,
+                        BTreeMap<String, byte[]> pending) {
+        static Maps of(DB db) {
+            return new Maps(db, db.hashMap("meta", Serializer.STRING, Serializer.STRING).createOrOpen(),
+                    db.treeMap("users", Serializer.STRING, Serializer.BYTE_ARRAY).createOrOpen(),
+                    db.treeMap("pending", Serializer.STRING, Serializer.BYTE_ARRAY).createOrOpen());
+        }
+    }
 
-    private MapDbStore(DB db) {
-        this.db = db;
-        this.meta = db.hashMap("meta", Serializer.STRING, Serializer.STRING).createOrOpen();
-        this.users = db.treeMap("users", Serializer.STRING, Serializer.BYTE_ARRAY).createOrOpen();
-        this.pending = db.treeMap("pending", Serializer.STRING, Serializer.BYTE_ARRAY).createOrOpen();
+    private final Path file;
+    private volatile Maps maps;
+    /** Reads and writes hold it shared; {@link #recover()} holds it alone while it swaps the database. */
+    private final java.util.concurrent.locks.ReentrantReadWriteLock swap = new java.util.concurrent.locks.ReentrantReadWriteLock();
+
+    private MapDbStore(Path file, DB db) {
+        this.file = file;
+        this.maps = Maps.of(db);
+    }
+
+    private static DB make(Path file) {
+        return DBMaker.fileDB(file.toFile()).transactionEnable().closeOnJvmShutdown().make();
+    }
+
+    /** Runs a read or write, turning MapDB's failures into {@link StoreUnavailable}. */
+    private <T> T guarded(java.util.function.Function<Maps, T> op) {
+        swap.readLock().lock();
+        try {
+            return op.apply(maps);
+        } catch (RuntimeException e) {
+            throw new StoreUnavailable(new StoreException("store " + file + ": " + describe(e), e));
+        } finally {
+            swap.readLock().unlock();
+        }
+    }
+
+    private static String describe(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        String m = root.getMessage();
+        return root.getClass().getSimpleName() + (m == null ? "" : ": " + m);
     }
 
     /**
@@ -48,17 +81,17 @@ public final class MapDbStore implements Store {
         boolean existed = Files.exists(file);
         DB db;
         try {
-            db = DBMaker.fileDB(file.toFile()).transactionEnable().closeOnJvmShutdown().make();
+            db = make(file);
         } catch (DBException.FileLocked e) {
             throw new StoreException("store " + file + " is in use by another process (is a twofactord already "
                     + "running on this state directory?)", e);
         } catch (DBException | IllegalStateException e) {
-            throw new StoreException("store " + file + " cannot be opened: " + e.getMessage()
-                    + "; restore it from a backup (docs/operations.md)", e);
+            throw new StoreException("store " + file + " cannot be opened (" + describe(e)
+                    + "); restore it and its master.key from a backup (docs/operations.md)", e);
         }
         try {
             restrictPermissions(file);
-            MapDbStore store = new MapDbStore(db);
+            MapDbStore store = new MapDbStore(file, db);
             store.checkSchemaAndKey(file, key, existed);
             return store;
         } catch (StoreException | RuntimeException e) {
@@ -80,15 +113,16 @@ public final class MapDbStore implements Store {
     }
 
     private void checkSchemaAndKey(Path file, MasterKey key, boolean existed) throws StoreException {
+        ConcurrentMap<String, String> meta = maps.meta();
         String check = HexFormat.of().formatHex(key.fingerprint());
         String schema = meta.get(META_SCHEMA);
         if (schema == null) {
-            if (existed && !users.isEmpty()) {
+            if (existed && !maps.users().isEmpty()) {
                 throw new StoreException("store " + file + " has users but no schema version; it is damaged");
             }
             meta.put(META_SCHEMA, Integer.toString(SCHEMA_VERSION));
             meta.put(META_KEY_CHECK, check);
-            db.commit();
+            maps.db().commit();
             return;
         }
         int version;
@@ -109,85 +143,112 @@ public final class MapDbStore implements Store {
 
     @Override
     public Optional<String> meta(String key) {
-        return Optional.ofNullable(meta.get(key));
+        return guarded(m -> Optional.ofNullable(m.meta().get(key)));
     }
 
     @Override
     public Optional<UserRecord> user(String name) {
-        byte[] bytes = users.get(name);
+        byte[] bytes = guarded(m -> m.users().get(name));
         return bytes == null ? Optional.empty() : Optional.of(UserRecord.decode(bytes));
     }
 
     @Override
     public Optional<PendingEnrollment> pending(String name) {
-        byte[] bytes = pending.get(name);
+        byte[] bytes = guarded(m -> m.pending().get(name));
         return bytes == null ? Optional.empty() : Optional.of(PendingEnrollment.decode(bytes));
     }
 
     @Override
     public List<String> names() {
-        TreeSet<String> all = new TreeSet<>(users.keySet());
-        all.addAll(pending.keySet());
-        return new ArrayList<>(all);
+        return guarded(m -> {
+            TreeSet<String> all = new TreeSet<>(m.users().keySet());
+            all.addAll(m.pending().keySet());
+            return new ArrayList<>(all);
+        });
     }
 
     @Override
     public int userCount() {
-        return users.size();
+        return guarded(m -> m.users().size());
     }
 
     @Override
     public void putMeta(String key, String value) {
-        meta.put(key, value);
+        guarded(m -> m.meta().put(key, value));
     }
 
     @Override
     public void removeMeta(String key) {
-        meta.remove(key);
+        guarded(m -> m.meta().remove(key));
     }
 
     @Override
     public void putUser(String name, UserRecord record) {
-        users.put(name, record.encode());
+        guarded(m -> m.users().put(name, record.encode()));
     }
 
     @Override
     public void removeUser(String name) {
-        users.remove(name);
+        guarded(m -> m.users().remove(name));
     }
 
     @Override
     public void putPending(String name, PendingEnrollment p) {
-        pending.put(name, p.encode());
+        guarded(m -> m.pending().put(name, p.encode()));
     }
 
     @Override
     public void removePending(String name) {
-        pending.remove(name);
+        guarded(m -> m.pending().remove(name));
     }
 
     @Override
     public void commit() throws StoreException {
         try {
-            db.commit();
+            maps.db().commit();
         } catch (RuntimeException e) {
-            throw new StoreException("commit failed: " + e.getMessage(), e);
+            throw new StoreException("commit failed: " + describe(e), e);
         }
     }
 
     @Override
     public void rollback() throws StoreException {
         try {
-            db.rollback();
+            maps.db().rollback();
         } catch (RuntimeException e) {
-            throw new StoreException("rollback failed: " + e.getMessage(), e);
+            throw new StoreException("rollback failed: " + describe(e), e);
+        }
+    }
+
+    /**
+     * After a failed write MapDB's in-memory state cannot be trusted (its rollback fails too), so
+     * the database is closed and opened again: the write-ahead log brings back the last commit.
+     */
+    @Override
+    public void recover() throws StoreException {
+        swap.writeLock().lock();
+        try {
+            try {
+                maps.db().close();
+            } catch (RuntimeException e) {
+                // it was broken; its file lock goes with it
+            }
+            maps = Maps.of(make(file));
+        } catch (RuntimeException e) {
+            throw new StoreException("store " + file + " cannot be opened again: " + describe(e), e);
+        } finally {
+            swap.writeLock().unlock();
         }
     }
 
     @Override
     public void close() {
-        if (!db.isClosed()) {
-            db.close();
+        try {
+            if (!maps.db().isClosed()) {
+                maps.db().close();
+            }
+        } catch (RuntimeException e) {
+            // closing a broken store: nothing more to save
         }
     }
 }

@@ -5,7 +5,8 @@ import java.util.Optional;
 
 /**
  * The durable state. Reads may come from any thread; writes and {@link #commit()} only from the
- * {@link Writer}'s thread, which owns the one transaction.
+ * {@link Writer}'s thread, which owns the one transaction. A method without a checked exception
+ * reports a failed store with {@link StoreUnavailable}.
  */
 public interface Store extends AutoCloseable {
     String META_POLICY = "policy";
@@ -40,6 +41,12 @@ public interface Store extends AutoCloseable {
 
     /** Forgets every write since the last commit. */
     void rollback() throws StoreException;
+
+    /**
+     * After a failed write or commit (a full disk, an I/O error): drops whatever the store holds
+     * in memory and opens it again from its last commit. Called by the writer until it succeeds.
+     */
+    void recover() throws StoreException;
 
     @Override
     void close();

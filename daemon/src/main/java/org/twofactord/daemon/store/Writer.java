@@ -32,17 +32,18 @@ public final class Writer implements AutoCloseable {
      * with the next commit, at most {@link #LAZY_COMMIT_MS} later.
      */
     private record Job<T>(Change<T> change, CompletableFuture<T> future, boolean lazy) {
-        void run(Store store, List<Runnable> completions) {
-            try {
-                T result = change.apply(store);
-                if (lazy) {
-                    future.complete(result);
-                } else {
-                    completions.add(() -> future.complete(result));
-                }
-            } catch (StoreException | RuntimeException e) {
-                future.completeExceptionally(e);
+        /** Applies the change; a lazy job is answered at once, a durable one after the commit. */
+        void run(Store store, List<Runnable> completions) throws StoreException {
+            T result = change.apply(store);
+            if (lazy) {
+                future.complete(result);
+            } else {
+                completions.add(() -> future.complete(result));
             }
+        }
+
+        void fail(Throwable cause) {
+            future.completeExceptionally(cause);
         }
     }
 
@@ -102,7 +103,7 @@ public final class Writer implements AutoCloseable {
     private void loop() {
         List<Job<?>> batch = new ArrayList<>();
         List<Runnable> completions = new ArrayList<>();
-        long lazyDeadline = 0; // nanoTime by which applied lazy changes must be committed; 0: none
+        long lazyDeadline = 0; // nanoTime by which applied lazy changes must be committed
         int lazyApplied = 0;
         while (running || !queue.isEmpty() || lazyApplied > 0) {
             try {
@@ -116,9 +117,28 @@ public final class Writer implements AutoCloseable {
             } catch (InterruptedException e) {
                 continue;
             }
+            if (broken != null && !tryRecover()) {
+                batch.forEach(job -> job.fail(broken));
+                batch.clear();
+                continue;
+            }
             boolean durable = false;
+            StoreException storeFailure = null;
             for (Job<?> job : batch) {
-                job.run(store, completions);
+                if (storeFailure != null) {
+                    job.fail(storeFailure); // the store broke under an earlier change of this batch
+                    continue;
+                }
+                try {
+                    job.run(store, completions);
+                } catch (StoreUnavailable e) {
+                    storeFailure = e.getCause();
+                    job.fail(storeFailure);
+                    continue;
+                } catch (StoreException | RuntimeException e) {
+                    job.fail(e); // this change's own failure; it wrote nothing
+                    continue;
+                }
                 if (job.lazy()) {
                     if (lazyApplied++ == 0) {
                         lazyDeadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LAZY_COMMIT_MS);
@@ -127,9 +147,17 @@ public final class Writer implements AutoCloseable {
                     durable = true;
                 }
             }
-            boolean due = lazyApplied > 0 && (System.nanoTime() - lazyDeadline >= 0 || !running);
-            if (durable || due) {
-                commit(batch, completions, lazyApplied);
+            if (storeFailure != null) {
+                failed(batch, completions.size(), lazyApplied, storeFailure);
+                lazyApplied = 0;
+            } else if (durable || (lazyApplied > 0 && (System.nanoTime() - lazyDeadline >= 0 || !running))) {
+                try {
+                    store.commit();
+                    completions.forEach(Runnable::run);
+                } catch (StoreException | RuntimeException e) {
+                    failed(batch, completions.size(), lazyApplied, e instanceof StoreException se ? se
+                            : new StoreException("commit failed: " + e.getMessage(), e));
+                }
                 lazyApplied = 0;
             }
             batch.clear();
@@ -137,23 +165,48 @@ public final class Writer implements AutoCloseable {
         }
     }
 
-    private void commit(List<Job<?>> batch, List<Runnable> completions, int lazyApplied) {
+    /**
+     * A write or commit failed: every durable change of the batch fails, the lazy ones applied
+     * since the last commit are lost, and the store is reopened from its last commit (MapDB's own
+     * rollback cannot be trusted after an I/O error). If it cannot be reopened yet (the disk is
+     * still full), every request that writes fails until {@link #tryRecover()} succeeds.
+     */
+    private void failed(List<Job<?>> batch, int waiting, int lazyLost, StoreException cause) {
+        log.error("store write failed; {} request(s) answered 'unavailable', {} failure count(s) lost: {}",
+                waiting, lazyLost, cause.getMessage());
+        batch.forEach(job -> job.fail(cause)); // no effect on those already answered
         try {
-            store.commit();
-            completions.forEach(Runnable::run);
+            store.rollback();
         } catch (StoreException | RuntimeException e) {
-            log.error("store commit failed; {} request(s) answered 'unavailable', {} failure count(s) lost: {}",
-                    completions.size(), lazyApplied, e.getMessage());
-            try {
-                store.rollback();
-            } catch (StoreException | RuntimeException e2) {
-                log.error("store rollback failed too: {}", e2.getMessage());
+            log.debug("rollback failed too: {}", e.getMessage());
+        }
+        broken = cause;
+        lastRecoveryNanos = System.nanoTime() - RECOVERY_INTERVAL_NANOS;
+        tryRecover();
+    }
+
+    private static final long RECOVERY_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /** Why the store is unusable, or null when it is fine. Only the writer thread changes it. */
+    private volatile StoreException broken;
+    private long lastRecoveryNanos;
+
+    /** Reopens a broken store, at most once a second; true if it is usable now. */
+    private boolean tryRecover() {
+        long now = System.nanoTime();
+        if (now - lastRecoveryNanos < RECOVERY_INTERVAL_NANOS) {
+            return false;
+        }
+        lastRecoveryNanos = now;
+        try {
+            store.recover();
+            if (broken != null) {
+                log.info("store reopened from its last commit; writes work again");
             }
-            StoreException failure = e instanceof StoreException se ? se
-                    : new StoreException("commit failed: " + e.getMessage(), e);
-            for (Job<?> job : batch) {
-                job.future().completeExceptionally(failure); // no effect on those already answered
-            }
+            broken = null;
+            return true;
+        } catch (StoreException | RuntimeException e) {
+            log.warn("store still unusable: {}", e.getMessage());
+            return false;
         }
     }
 

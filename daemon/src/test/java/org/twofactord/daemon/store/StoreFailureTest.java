@@ -41,6 +41,7 @@ class StoreFailureTest {
         @Override public void putPending(String name, PendingEnrollment p) { inner.putPending(name, p); }
         @Override public void removePending(String name) { inner.removePending(name); }
         @Override public void rollback() throws StoreException { inner.rollback(); }
+        @Override public void recover() throws StoreException { inner.recover(); }
         @Override public void close() { inner.close(); }
 
         @Override
