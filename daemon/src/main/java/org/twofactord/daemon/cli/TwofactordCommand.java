@@ -55,7 +55,19 @@ public final class TwofactordCommand implements Runnable {
 
     /** The command model: what --help prints, the man page and the completion script are made from. */
     static CommandLine commandLine(Io io) {
-        return new CommandLine(new TwofactordCommand(io));
+        CommandLine cli = new CommandLine(new TwofactordCommand(io));
+        addHelpOptions(cli);
+        return cli;
+    }
+
+    /** Every subcommand takes -h/--help (picocli adds them only where asked). */
+    private static void addHelpOptions(CommandLine cli) {
+        for (CommandLine sub : cli.getSubcommands().values()) {
+            if (!sub.getCommandSpec().mixinStandardHelpOptions() && !sub.getCommandSpec().name().equals("help")) {
+                sub.getCommandSpec().mixinStandardHelpOptions(true);
+            }
+            addHelpOptions(sub);
+        }
     }
 
     /** Runs the command line with the given streams and returns the exit code. */

@@ -118,8 +118,13 @@ final class Dispatcher {
         };
     }
 
+    /** Commands whose first argument is a user name (the one the audit line names). */
+    private static final java.util.Set<String> ACTS_ON_USER = java.util.Set.of(Commands.CHECK, Commands.VERIFY,
+            Commands.ENROLL, Commands.CONFIRM, Commands.REMOVE, Commands.USER, Commands.BACKUP, Commands.UNLOCK,
+            Commands.IMPORT);
+
     private static String target(Request request) {
-        if (request.argCount() == 0) {
+        if (request.argCount() == 0 || !ACTS_ON_USER.contains(request.command())) {
             return null;
         }
         String first = request.arg(0);

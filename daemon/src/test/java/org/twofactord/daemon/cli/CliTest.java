@@ -172,6 +172,13 @@ class CliTest {
         Cli.Run help = Cli.run(null, "--help");
         assertEquals(0, help.exit());
         assertTrue(help.out().contains("Exit codes: 0 ok (yes), 1 no"));
+        for (String sub : List.of("serve", "status", "policy", "users", "enroll", "remove", "verify", "import")) {
+            Cli.Run subHelp = Cli.run(null, sub, "--help");
+            assertEquals(0, subHelp.exit(), sub + ": " + subHelp.err());
+            assertTrue(subHelp.out().startsWith("Usage: twofactord " + sub), subHelp.out());
+        }
+        Cli.Run importHelp = Cli.run(null, "import", "pam-oath", "--help");
+        assertEquals(0, importHelp.exit(), importHelp.err());
     }
 
     @Test

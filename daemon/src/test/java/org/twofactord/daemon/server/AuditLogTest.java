@@ -58,6 +58,7 @@ class AuditLogTest {
         List<String> secrets = new ArrayList<>();
         try (TestDaemon daemon = new TestDaemon(dir).start(); Client c = daemon.client()) {
             c.call("POLICY ENABLE");
+            c.call("ISSUER SET Acme Hosting");
             String secret = Json.of(c.call("ENROLL alice")).get("secret").asText();
             secrets.add(secret);
             String confirmCode = Totp.code(secret, daemon.clock, -1);
@@ -86,6 +87,9 @@ class AuditLogTest {
         assertTrue(lines.stream().anyMatch(l -> l.contains("outcome=NO:invalid service=dovecot rhost=bad?host")));
         assertTrue(lines.stream().anyMatch(l -> l.contains("cmd=VERIFY user=alice outcome=OK:backup")));
         assertTrue(lines.stream().anyMatch(l -> l.contains("check the server's time synchronisation")));
+        assertTrue(lines.stream().anyMatch(l -> l.matches("twofactord.audit: uid=\\d+ pid=\\d+ cmd=POLICY outcome=OK")),
+                "a policy change names no user");
+        assertTrue(lines.stream().anyMatch(l -> l.matches("twofactord.audit: uid=\\d+ pid=\\d+ cmd=ISSUER outcome=OK")));
         for (String line : lines) {
             for (String s : secrets) {
                 assertFalse(line.contains(s), "a secret or code in the log: " + line);
