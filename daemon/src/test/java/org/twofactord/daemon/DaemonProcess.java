@@ -14,26 +14,33 @@ public final class DaemonProcess implements AutoCloseable {
     public final Path log;
     private final Process process;
 
-    private DaemonProcess(Path stateDir, Process process, Path log) {
+    private DaemonProcess(Path stateDir, Path socket, Process process, Path log) {
         this.stateDir = stateDir;
-        this.socket = stateDir.resolve("twofactord.sock");
+        this.socket = socket;
         this.process = process;
         this.log = log;
     }
 
     /** Starts {@code twofactord serve --dev --state-dir DIR} and waits until it answers PING. */
     public static DaemonProcess start(Path stateDir, String... extraArgs) throws IOException, InterruptedException {
+        return start(stateDir, stateDir.resolve("twofactord.sock"), extraArgs);
+    }
+
+    /** As {@link #start(Path, String...)}, listening on {@code socket}. */
+    public static DaemonProcess start(Path stateDir, Path socket, String... extraArgs)
+            throws IOException, InterruptedException {
         Files.createDirectories(stateDir.getParent());
         Path log = stateDir.resolveSibling(stateDir.getFileName() + ".log");
         List<String> cmd = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx64m",
                 "-cp", System.getProperty("java.class.path"),
-                "org.twofactord.daemon.Main", "serve", "--dev", "--state-dir", stateDir.toString()));
+                "org.twofactord.daemon.Main", "serve", "--dev", "--state-dir", stateDir.toString(),
+                "--socket", socket.toString()));
         cmd.addAll(List.of(extraArgs));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
-        DaemonProcess d = new DaemonProcess(stateDir, p, log);
+        DaemonProcess d = new DaemonProcess(stateDir, socket, p, log);
         d.awaitReady();
         return d;
     }
@@ -72,6 +79,20 @@ public final class DaemonProcess implements AutoCloseable {
     public int terminate(long timeoutS) throws InterruptedException {
         process.destroy();
         return process.waitFor(timeoutS, TimeUnit.SECONDS) ? process.exitValue() : -1;
+    }
+
+    /** Resident memory of the daemon process, in kB (VmRSS). */
+    public long residentKb() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc", Long.toString(process.pid()), "status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        }
+        throw new IOException("no VmRSS");
+    }
+
+    public boolean alive() {
+        return process.isAlive();
     }
 
     public String output() throws IOException {

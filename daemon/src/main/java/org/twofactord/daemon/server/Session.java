@@ -85,7 +85,8 @@ final class Session implements Runnable {
     }
 
     private void serve(Caller caller) throws IOException {
-        LineReader reader = new LineReader(new DeadlineInput(socket.getInputStream()));
+        DeadlineInput input = new DeadlineInput(socket.getInputStream());
+        LineReader reader = new LineReader(input);
         OutputStream out = new BufferedOutputStream(socket.getOutputStream(), 8192);
         while (true) {
             if (!reader.hasBufferedInput()) {
@@ -125,8 +126,36 @@ final class Session implements Runnable {
             out.write((reply.format() + "\n").getBytes(StandardCharsets.UTF_8));
             if (close) {
                 out.flush();
+                if (frame instanceof LineReader.TooLong) {
+                    lingerForReply(input);
+                }
                 return;
             }
+        }
+    }
+
+    /** How long, and how much, a too-long sender's input is read and dropped before the close. */
+    private static final long LINGER_NANOS = 1_000_000_000L;
+    private static final long LINGER_BYTES = 1 << 20;
+
+    /**
+     * Closing a Unix socket with unread input resets the connection, and the peer may then lose
+     * the reply still waiting in its buffer. So after ERR too-long: end our side, and read and
+     * drop what the client still sends, for a bounded time and amount, giving it the chance to
+     * read the reply first.
+     */
+    private void lingerForReply(DeadlineInput input) {
+        try {
+            socket.shutdownOutput();
+            deadlineNanos = System.nanoTime() + LINGER_NANOS;
+            byte[] scratch = new byte[8192];
+            long dropped = 0;
+            int n;
+            while (dropped < LINGER_BYTES && (n = input.read(scratch, 0, scratch.length)) >= 0) {
+                dropped += n;
+            }
+        } catch (IOException done) {
+            // deadline or peer gone: close now
         }
     }
 
