@@ -9,11 +9,14 @@
 #  4. the real daemon (daemon/target/twofactord.jar, copied first), through
 #     pamtester under valgrind with services written to /etc/pam.d, and
 #     through pamdrive; split_code with pam_unix and a test user
+#  5. a real sshd on 127.0.0.1 (tests/sshd-test.sh, driven by tests/sshd-login.exp):
+#     password + code over ssh, a replayed code, a wrong code, a wrong password
 #
-# Needs gcc, valgrind, pamtester, socat, oathtool and java. Part 4 needs root
-# (/etc/pam.d, useradd, pam_unix): without root it is skipped, and under
-# CI=true that is a failure. TWOFACTORD_JAR points at another daemon jar (its
-# lib/ directory must sit next to it).
+# Needs gcc, valgrind, pamtester, socat, oathtool and java; part 5 also sshd,
+# ssh and expect. Parts 4 and 5 need root (/etc/pam.d, useradd, pam_unix,
+# sshd): without root they are skipped, and under CI=true that is a failure.
+# TWOFACTORD_JAR points at another daemon jar (its lib/ directory must sit next
+# to it).
 set -u
 cd "$(dirname "$0")/.." || exit 2
 SHIM=$PWD
@@ -526,10 +529,22 @@ if [ "$(id -u)" != 0 ]; then
     if [ "${CI:-}" = true ]; then
         fail "real daemon tests run as root" "CI=true but not root: /etc/pam.d, useradd and pam_unix need root"
     else
-        echo "skip real daemon tests: they need root (/etc/pam.d, useradd, pam_unix); CI runs them as root"
+        echo "skip real daemon and sshd tests: they need root (/etc/pam.d, useradd, pam_unix, sshd); CI runs them as root"
     fi
-elif start_daemon; then
-    daemon_cases
+else
+    start_daemon && daemon_cases
+    # 5. a real sshd: tests/sshd-test.sh, with its own daemon; its ok/FAIL lines count here.
+    section "real sshd (tests/sshd-test.sh)"
+    bash tests/sshd-test.sh | tee "$WORK/sshd-test.out"
+    sshd_rc=${PIPESTATUS[0]}
+    PASSED=$((PASSED + $(grep -c '^ok ' "$WORK/sshd-test.out")))
+    while IFS= read -r line; do
+        FAILED=$((FAILED + 1))
+        FAILED_NAMES+=("${line#FAIL }")
+    done < <(grep '^FAIL ' "$WORK/sshd-test.out")
+    if [ "$sshd_rc" != 0 ] && ! grep -q '^FAIL ' "$WORK/sshd-test.out"; then
+        fail "tests/sshd-test.sh exits 0" "exit $sshd_rc"
+    fi
 fi
 
 # --------------------------------------------------------------------------
