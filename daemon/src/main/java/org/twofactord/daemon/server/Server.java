@@ -169,6 +169,9 @@ public final class Server implements AutoCloseable {
         AFUNIXServerSocket server = AFUNIXServerSocket.newInstance();
         try {
             server.setReuseAddress(false);
+            // junixsocket would delete whatever file is at the path on close, even another
+            // daemon's socket that replaced ours; stop() removes it only if it is still ours.
+            server.setDeleteOnClose(false);
             server.bind(AFUNIXSocketAddress.of(path), 128);
             Files.setPosixFilePermissions(path, permissions(config.socketMode()));
             if (config.socketGroup().isPresent()) {
@@ -348,7 +351,10 @@ public final class Server implements AutoCloseable {
         try {
             Object key = Files.readAttributes(config.socket(), java.nio.file.attribute.BasicFileAttributes.class,
                     LinkOption.NOFOLLOW_LINKS).fileKey();
-            if (key != null && key.equals(socketFileKey)) {
+            // A deleted socket's inode number can be reused by a new socket at the same path, so
+            // a matching key alone does not prove the file is ours; ours is closed by now, so a
+            // socket there that still answers belongs to another daemon.
+            if (key != null && key.equals(socketFileKey) && !answers(config.socket())) {
                 Files.delete(config.socket());
             }
         } catch (IOException ignored) {
