@@ -26,8 +26,10 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 chmod 0755 "$stage"
 arch=all
+depends="default-jre-headless (>= 2:1.17) | java17-runtime-headless, adduser"
 if [ "$("$here/packaging/install.sh" "$stage")" = pam ]; then
     arch=$(dpkg --print-architecture)
+    depends="$depends, libc6, libpam0g"
 fi
 
 install -d -m 0755 "$stage/DEBIAN"
@@ -42,7 +44,7 @@ Version: $version
 Architecture: $arch
 Maintainer: twofactord developers <twofactord@example.org>
 Installed-Size: $installed_size
-Depends: default-jre-headless (>= 2:1.17) | java17-runtime-headless, adduser
+Depends: $depends
 Section: admin
 Priority: optional
 Description: two-factor authentication (TOTP) daemon for Linux servers

@@ -5,7 +5,7 @@
 #   /lib/systemd/system/             twofactord.socket, twofactord.service
 #   /usr/lib/sysusers.d/, /usr/lib/tmpfiles.d/   the user, groups and directories
 #   /etc/twofactord/twofactord.conf  the commented default configuration
-#   /usr/share/man/man8/twofactord.8.gz, bash completion, docs
+#   /usr/share/man/man8/twofactord.8.gz, bash completion (if the build made them), docs
 #   /lib/<multiarch>/security/pam_twofactord.so  the PAM module, if it was built
 # Usage: packaging/install.sh DESTDIR    (after `mvn -B install`, which builds daemon/target;
 #        DESTDIR=/ installs for real, but prefer the .deb: packaging/build-deb.sh)
@@ -33,55 +33,19 @@ for doc in "$here"/docs/*.md "$here/README.md"; do
     install -m 0644 "$doc" "$dest/usr/share/doc/twofactord/"
 done
 
-# The command line describes itself: the bash completion and the man page come from it, so
-# they list every subcommand of this build.
-classpath="$target/twofactord.jar:$target/lib/*"
-java -cp "$classpath" picocli.AutoComplete --force -n twofactord \
-    -o "$dest/usr/share/bash-completion/completions/twofactord" org.twofactord.daemon.cli.TwofactordCommand
-chmod 0644 "$dest/usr/share/bash-completion/completions/twofactord"
-if command -v help2man >/dev/null 2>&1; then
-    work=$(mktemp -d)
-    trap 'rm -rf "$work"' EXIT
-    # help2man runs the program by name; this one runs the jar of this build.
-    printf '#!/bin/sh\nexec java -cp "%s" org.twofactord.daemon.Main "$@"\n' "$classpath" > "$work/twofactord"
-    chmod +x "$work/twofactord"
-    {
-        echo "[COMMANDS]"
-        "$work/twofactord" --help | sed -n '/^Commands:/,/^$/p' | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p' |
-            while read -r sub; do
-                echo ".SS twofactord $sub"
-                echo ".nf"
-                # roff: a backslash is \e, and a line starting with . or ' would be a request
-                "$work/twofactord" "$sub" --help |
-                    awk '{ gsub(/\\/, "\\e"); if ($0 ~ /^[.\047]/) $0 = "\\&" $0; print }'
-                echo ".fi"
-            done
-        cat <<'MAN'
-[FILES]
-.TP
-.I /etc/twofactord/twofactord.conf
-configuration, every key shown with its default
-.TP
-.I /var/lib/twofactord/
-the store (twofactord.db) and the master key (master.key): back them up together
-.TP
-.I /run/twofactord/twofactord.sock
-the socket, made by twofactord.socket
-[SEE ALSO]
-.BR systemctl (1),
-.BR journalctl (1),
-.BR pam (8);
-/usr/share/doc/twofactord/operations.md
-MAN
-    } > "$work/include"
-    help2man --no-info --section=8 --source=twofactord \
-        --name="two-factor authentication (TOTP) daemon for Linux servers" \
-        --include="$work/include" "$work/twofactord" > "$work/twofactord.8"
-    gzip -9n < "$work/twofactord.8" > "$dest/usr/share/man/man8/twofactord.8.gz"
+# The man page and the bash completion, when the build generated them from the command line
+# (daemon/target/docs, made at package time); a build without them installs neither.
+docs="$target/docs"
+if [ -f "$docs/twofactord.8" ]; then
+    gzip -9n < "$docs/twofactord.8" > "$dest/usr/share/man/man8/twofactord.8.gz"
     chmod 0644 "$dest/usr/share/man/man8/twofactord.8.gz"
 else
-    echo "install.sh: help2man is not installed: no man page" >&2
-    rmdir "$dest/usr/share/man/man8" "$dest/usr/share/man" 2>/dev/null || true
+    rmdir "$dest/usr/share/man/man8" "$dest/usr/share/man"
+fi
+if [ -f "$docs/twofactord.bash" ]; then
+    install -m 0644 "$docs/twofactord.bash" "$dest/usr/share/bash-completion/completions/twofactord"
+else
+    rmdir "$dest/usr/share/bash-completion/completions" "$dest/usr/share/bash-completion"
 fi
 
 # The PAM module is C and built by `make -C client-shim`; it may not exist yet.
