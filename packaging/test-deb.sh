@@ -48,9 +48,16 @@ work=$(mktemp -d)
 chmod 0755 "$work"
 daemon_pid=""
 web_user=tfd-deb-web
+# The package leaves its user and groups behind on purge; the test takes away those it made.
+accounts_before=$(getent passwd twofactord; getent group twofactord twofactord-admin)
 cleanup() {
     [[ -n $daemon_pid ]] && kill "$daemon_pid" 2>/dev/null
     getent passwd "$web_user" >/dev/null && userdel "$web_user"
+    if [[ -z $accounts_before ]] && ! dpkg-query -W -f='${Status}' twofactord 2>/dev/null | grep -q 'ok installed'; then
+        getent passwd twofactord >/dev/null && userdel twofactord
+        getent group twofactord-admin >/dev/null && groupdel twofactord-admin
+        getent group twofactord >/dev/null && groupdel twofactord
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -159,6 +166,8 @@ left=$(for f in $installed_files /etc/twofactord /var/lib/twofactord /run/twofac
 done)
 left+=$(find /etc/systemd /var/lib/systemd -name '*twofactord*' 2>/dev/null)
 expect_eq "after purge: nothing it installed or made is left" "" "$left"
+expect_eq "after purge: the user and groups stay (Debian leaves them)" yes \
+    "$(getent passwd twofactord >/dev/null && getent group twofactord-admin >/dev/null && echo yes)"
 expect_eq "after purge: dpkg knows no twofactord" "" \
     "$(dpkg-query -W -f='${Status}' twofactord 2>/dev/null | grep -v 'not-installed')"
 
