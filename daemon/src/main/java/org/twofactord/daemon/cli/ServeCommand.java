@@ -5,8 +5,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Clock;
+import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.twofactord.daemon.auth.NssUserDatabase;
@@ -15,16 +18,23 @@ import org.twofactord.daemon.config.ConfigException;
 import org.twofactord.daemon.config.ConfigLoader;
 import org.twofactord.daemon.server.Server;
 import org.twofactord.daemon.store.StoreException;
+import org.twofactord.daemon.systemd.SocketActivation;
+import org.twofactord.daemon.systemd.SystemdNotifier;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 import sun.misc.Signal;
 
-/** {@code twofactord serve}: run the daemon in the foreground until SIGTERM or SIGINT. */
+/**
+ * {@code twofactord serve}: run the daemon in the foreground until SIGTERM or SIGINT. Under systemd
+ * it serves the socket systemd passes and reports its state over {@code NOTIFY_SOCKET}.
+ */
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = {"Run the daemon in the foreground until SIGTERM or SIGINT.",
-            "Logs go to standard error, one line per event; audit lines come from the logger 'twofactord.audit'."})
+            "Logs go to standard error, one line per event; audit lines come from the logger 'twofactord.audit'.",
+            "Started by systemd (twofactord.socket), it serves the socket systemd passes (LISTEN_FDS) instead of "
+                + "binding one, and reports readiness and status over NOTIFY_SOCKET."})
 public final class ServeCommand implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(ServeCommand.class);
 
@@ -49,46 +59,75 @@ public final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        Map<String, String> env = System.getenv();
+        long pid = ProcessHandle.current().pid();
+        try (SystemdNotifier systemd = SystemdNotifier.fromEnvironment(env, pid)) {
+            return serve(env, pid, systemd);
+        }
+    }
+
+    private int serve(Map<String, String> env, long pid, SystemdNotifier systemd) {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         Config config;
         try {
             config = ConfigLoader.load(new ConfigLoader.Flags(socket, stateDir, configFile, dev));
         } catch (ConfigException e) {
-            err.println("twofactord: " + e.getMessage());
-            err.flush();
-            return ExitCodes.CONFIG;
+            return fail(err, systemd, "bad configuration: " + e.getMessage(), ExitCodes.CONFIG);
         }
+        // Before the first use of junixsocket, the systemd socket and NOTIFY_SOCKET included.
         nativeLibraryDir(config);
+        systemd.status("opening the store in " + config.stateDir());
         long rootUid = dev ? currentUid() : 0;
         Server server;
+        Optional<AFUNIXServerSocket> inherited = Optional.empty();
         try {
-            server = Server.start(config, new Server.Options(Clock.systemUTC(), new SecureRandom(),
-                    new NssUserDatabase(), rootUid, Server.mapDb(), Version.get()));
+            inherited = SocketActivation.inherited(env, pid);
+            Server.Options options = new Server.Options(Clock.systemUTC(), new SecureRandom(),
+                    new NssUserDatabase(), rootUid, Server.mapDb(), Version.get());
+            server = inherited.isPresent() ? Server.start(config, options, inherited.get())
+                    : Server.start(config, options);
         } catch (StoreException | java.io.IOException e) {
-            err.println("twofactord: cannot start: " + e.getMessage());
-            err.flush();
-            return ExitCodes.UNAVAILABLE;
+            return fail(err, systemd, "cannot start: " + e.getMessage(), ExitCodes.UNAVAILABLE);
         }
         CountDownLatch stop = new CountDownLatch(1);
         Signal.handle(new Signal("TERM"), s -> stop.countDown());
         Signal.handle(new Signal("INT"), s -> stop.countDown());
-        log.info("twofactord {} listening on {} (state {}, mode {})", Version.get(), config.socket(),
-                config.stateDir(), String.format("%04o", config.socketMode()));
+        if (inherited.isPresent()) {
+            log.info("twofactord {} serving the socket passed by systemd, {} (state {}); the configuration's "
+                    + "socket, socket_mode and socket_group do not apply: twofactord.socket sets them",
+                    Version.get(), server.socketPath(), config.stateDir());
+        } else {
+            log.info("twofactord {} listening on {} (state {}, mode {})", Version.get(), server.socketPath(),
+                    config.stateDir(), String.format("%04o", config.socketMode()));
+        }
         if (dev) {
-            out.println("twofactord (dev mode) listening on " + config.socket());
-            out.println("try: echo PING | socat - UNIX-CONNECT:" + config.socket());
+            out.println("twofactord (dev mode) listening on " + server.socketPath());
+            out.println("try: echo PING | socat - UNIX-CONNECT:" + server.socketPath());
             out.flush();
         }
+        // The store is open and the accept loop runs: connections queued by systemd meanwhile
+        // are being answered.
+        systemd.ready("serving on " + server.socketPath());
+        systemd.startWatchdog(server::accepting);
         try {
             stop.await();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
         log.info("stopping");
+        systemd.stopping("stopping: finishing requests in flight and closing the store");
         server.stop();
         log.info("stopped");
         return ExitCodes.OK;
+    }
+
+    /** Says why start-up failed, on standard error and in {@code systemctl status}. */
+    private static int fail(PrintWriter err, SystemdNotifier systemd, String why, int exitCode) {
+        err.println("twofactord: " + why);
+        err.flush();
+        systemd.status(why);
+        return exitCode;
     }
 
     /**

@@ -35,8 +35,9 @@ import org.twofactord.daemon.store.StoreException;
 import org.twofactord.daemon.store.Writer;
 
 /**
- * The daemon: opens the store, binds the socket, accepts connections and runs one {@link Session}
- * per connection on a bounded pool of threads; {@link #stop()} shuts it all down in order.
+ * The daemon: opens the store, binds the socket (or takes the one systemd passed), accepts
+ * connections and runs one {@link Session} per connection on a bounded pool of threads;
+ * {@link #stop()} shuts it all down in order.
  */
 public final class Server implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Server.class);
@@ -65,6 +66,9 @@ public final class Server implements AutoCloseable {
     private final Roles roles;
     private final Dispatcher dispatcher;
     private final AFUNIXServerSocket serverSocket;
+    /** Where it listens: the configured path, or the path of the socket systemd passed. */
+    private final Path listeningOn;
+    /** The socket file's key if this server made the file (and so removes it), else null. */
     private final Object socketFileKey;
     private final ThreadPoolExecutor pool;
     private final ScheduledExecutorService timer;
@@ -74,7 +78,7 @@ public final class Server implements AutoCloseable {
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
     private volatile boolean stopping;
 
-    private Server(Config config, Options options) throws StoreException, IOException {
+    private Server(Config config, Options options, AFUNIXServerSocket inherited) throws StoreException, IOException {
         this.config = config;
         prepareStateDir(config.stateDir());
         boolean storeExists = Files.exists(config.storeFile());
@@ -93,9 +97,18 @@ public final class Server implements AutoCloseable {
                     defaultIssuer(), options.version());
             this.roles = new Roles(options.users(), config.adminGroup(), config.verifierGroup(), options.rootUid());
             this.dispatcher = new Dispatcher(services);
-            this.serverSocket = bind(config);
-            this.socketFileKey = Files.readAttributes(config.socket(),
-                    java.nio.file.attribute.BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+            if (inherited != null) {
+                // systemd made this socket with the unit's mode and group, and keeps it after we
+                // exit: never chmod, chgrp or delete it.
+                this.serverSocket = inherited;
+                this.listeningOn = localPath(inherited);
+                this.socketFileKey = null;
+            } else {
+                this.serverSocket = bind(config);
+                this.listeningOn = config.socket();
+                this.socketFileKey = Files.readAttributes(config.socket(),
+                        java.nio.file.attribute.BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+            }
         } catch (IOException | RuntimeException e) {
             if (startedWriter != null) {
                 startedWriter.close();
@@ -118,7 +131,17 @@ public final class Server implements AutoCloseable {
 
     /** Opens the store, binds the socket and starts serving. */
     public static Server start(Config config, Options options) throws StoreException, IOException {
-        return new Server(config, options);
+        return new Server(config, options, null);
+    }
+
+    /**
+     * Opens the store and serves {@code listening}, a socket already bound and listening (the one
+     * systemd passed), instead of binding {@code config.socket()}. Its mode, group and file are
+     * left as they are, also at {@link #stop()}. If start-up fails, the socket is left open.
+     */
+    public static Server start(Config config, Options options, AFUNIXServerSocket listening)
+            throws StoreException, IOException {
+        return new Server(config, options, java.util.Objects.requireNonNull(listening, "listening"));
     }
 
     private static java.util.concurrent.ThreadFactory named(String name) {
@@ -175,6 +198,9 @@ public final class Server implements AutoCloseable {
         AFUNIXServerSocket server = AFUNIXServerSocket.newInstance();
         try {
             server.setReuseAddress(false);
+            // junixsocket would delete whatever file is at the path on close, even another
+            // daemon's socket that replaced ours; stop() removes it only if it is still ours.
+            server.setDeleteOnClose(false);
             server.bind(AFUNIXSocketAddress.of(path), 128);
             Files.setPosixFilePermissions(path, permissions(config.socketMode()));
             if (config.socketGroup().isPresent()) {
@@ -185,6 +211,19 @@ public final class Server implements AutoCloseable {
             server.close();
             throw e;
         }
+    }
+
+    /** The path a listening socket is bound to ({@code @name} for one in the abstract namespace). */
+    private static Path localPath(AFUNIXServerSocket socket) throws IOException {
+        AFUNIXSocketAddress address = socket.getLocalSocketAddress();
+        if (address == null) {
+            throw new IOException("the socket passed in is not bound to an address");
+        }
+        if (address.isInAbstractNamespace()) {
+            byte[] name = address.getPathAsBytes();
+            return Path.of("@" + new String(name, 1, name.length - 1, java.nio.charset.StandardCharsets.UTF_8));
+        }
+        return Path.of(address.getPath());
     }
 
     private static boolean answers(Path path) {
@@ -315,7 +354,15 @@ public final class Server implements AutoCloseable {
 
     /** The socket path this server listens on. */
     public Path socketPath() {
-        return config.socket();
+        return listeningOn;
+    }
+
+    /**
+     * Whether new connections are still being accepted: false once stopping, or if the listening
+     * socket was closed under the server (the accept loop then ends). The systemd watchdog asks.
+     */
+    public boolean accepting() {
+        return !stopping && acceptThread.isAlive() && !serverSocket.isClosed();
     }
 
     /**
@@ -351,10 +398,16 @@ public final class Server implements AutoCloseable {
     }
 
     private void removeSocketFile() {
+        if (socketFileKey == null) {
+            return; // systemd's socket, not ours to remove
+        }
         try {
             Object key = Files.readAttributes(config.socket(), java.nio.file.attribute.BasicFileAttributes.class,
                     LinkOption.NOFOLLOW_LINKS).fileKey();
-            if (key != null && key.equals(socketFileKey)) {
+            // A deleted socket's inode number can be reused by a new socket at the same path, so
+            // a matching key alone does not prove the file is ours; ours is closed by now, so a
+            // socket there that still answers belongs to another daemon.
+            if (key != null && key.equals(socketFileKey) && !answers(config.socket())) {
                 Files.delete(config.socket());
             }
         } catch (IOException ignored) {

@@ -36,6 +36,21 @@ class SocketLifecycleTest {
     }
 
     @Test
+    void aStoppingDaemonLeavesTheSocketOfTheDaemonThatReplacedIt() throws Exception {
+        TestDaemon first = new TestDaemon(dir.resolve("a")).start();
+        // An operator removed the socket file and started a second daemon on the same path.
+        Files.delete(first.socket());
+        try (TestDaemon second = new TestDaemon(dir.resolve("b"))
+                .editConfig(c -> c.withPaths(first.socket(), c.stateDir())).start()) {
+            first.stop();
+            assertTrue(Files.exists(first.socket()), "the second daemon's socket file is still there");
+            try (Client c = new Client(first.socket())) {
+                c.expect("PING", "OK");
+            }
+        }
+    }
+
+    @Test
     void aStaleSocketFileIsReplaced() throws Exception {
         Files.createDirectories(dir);
         Path socket = dir.resolve("tfd.sock");
