@@ -21,6 +21,8 @@ public final class Commands {
     public static final String STATS = "STATS";
     /** An extension to the v1 contract: bring over a secret from another TOTP system (admin). */
     public static final String IMPORT = "IMPORT";
+    /** An extension to the v1 contract: a consistent copy of the store while the daemon runs (uid 0). */
+    public static final String SNAPSHOT = "SNAPSHOT";
 
     /** Sub-words of POLICY and ISSUER. */
     public static final String ENABLE = "ENABLE";
@@ -39,7 +41,7 @@ public final class Commands {
     public static final int PROTOCOL_VERSION = 1;
 
     public static final Set<String> ALL = Set.of(HELLO, PING, QUIT, CHECK, VERIFY, ENROLL, CONFIRM,
-            REMOVE, USER, USERS, BACKUP, UNLOCK, POLICY, ISSUER, STATS, IMPORT);
+            REMOVE, USER, USERS, BACKUP, UNLOCK, POLICY, ISSUER, STATS, IMPORT, SNAPSHOT);
 
     private Commands() {
     }

@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
         subcommands = {ServeCommand.class, ReadCommands.Status.class, ReadCommands.Policy.class, ReadCommands.Issuer.class,
             ReadCommands.Users.class, ReadCommands.User.class, ChangeCommands.Enroll.class, ChangeCommands.Remove.class,
             ChangeCommands.Backup.class, ChangeCommands.Unlock.class, ChangeCommands.Verify.class, ReadCommands.Stats.class,
-            ImportCommand.class,
+            ImportCommand.class, StoreCommand.class,
             CommandLine.HelpCommand.class},
         footer = {"", "The client commands talk to the daemon's socket: --socket PATH, or $TWOFACTORD_SOCKET "
             + "(dev mode: --socket .twofactord-dev/twofactord.sock).",

@@ -103,6 +103,30 @@ final class BasicHandlers {
         return Reply.ok(Reply.object().put("issuer", services.issuer()).put("default", isDefault));
     }
 
+    /**
+     * SNAPSHOT (an extension, uid 0): a consistent copy of the store, taken by the writer between
+     * two commits, into {@code state_dir/snapshots/<time>/}. {@code twofactord store backup}
+     * fetches it from there with the master key.
+     */
+    Reply snapshot(Caller caller, Request request) throws StoreException {
+        if (request.argCount() != 0) {
+            throw RequestError.badRequest("usage: SNAPSHOT");
+        }
+        java.nio.file.Path parent = services.config.stateDir().resolve("snapshots");
+        try {
+            java.nio.file.Files.createDirectories(parent);
+        } catch (java.io.IOException e) {
+            throw new StoreException("cannot make " + parent + ": " + e.getMessage(), e);
+        }
+        String stamp = services.clock.instant().toString().replace(":", "");
+        java.nio.file.Path dir = parent.resolve(stamp + "-" + System.nanoTime() % 100000);
+        services.write(store -> {
+            store.snapshot(dir);
+            return null;
+        });
+        return Reply.ok(Reply.object().put("path", dir.toString()));
+    }
+
     Reply stats(Caller caller, Request request) {
         if (request.argCount() != 0) {
             throw RequestError.badRequest("usage: STATS");

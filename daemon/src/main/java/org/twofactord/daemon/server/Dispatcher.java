@@ -64,7 +64,8 @@ final class Dispatcher {
                 Map.entry(Commands.USERS, new Route(r -> Access.ADMIN, none, users::users, never)),
                 Map.entry(Commands.BACKUP, new Route(r -> Access.ADMIN_OR_SELF, first, users::backup, always)),
                 Map.entry(Commands.UNLOCK, new Route(r -> Access.ADMIN, none, users::unlock, always)),
-                Map.entry(Commands.IMPORT, new Route(r -> Access.ADMIN, none, users::importUser, always)));
+                Map.entry(Commands.IMPORT, new Route(r -> Access.ADMIN, none, users::importUser, always)),
+                Map.entry(Commands.SNAPSHOT, new Route(r -> Access.ROOT, none, basic::snapshot, always)));
     }
 
     Reply dispatch(Caller caller, Request request) {
@@ -75,7 +76,8 @@ final class Dispatcher {
         Access access = route.access().apply(request);
         if (!allowed(caller, access, route.targets().apply(request))) {
             Audit.record(caller, request.command(), target(request), "ERR forbidden", null);
-            return Reply.err(ErrorCodes.FORBIDDEN, request.command() + " " + describe(access));
+            String why = request.command().equals(Commands.SNAPSHOT) ? "is for uid 0 only" : describe(access);
+            return Reply.err(ErrorCodes.FORBIDDEN, request.command() + " " + why);
         }
         Reply reply;
         try {

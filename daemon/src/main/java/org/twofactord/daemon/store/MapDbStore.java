@@ -242,6 +242,23 @@ public final class MapDbStore implements Store {
     }
 
     @Override
+    public void snapshot(Path dir) throws StoreException {
+        commit();
+        try {
+            Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            try (var siblings = Files.list(file.getParent())) {
+                for (Path p : (Iterable<Path>) siblings::iterator) {
+                    if (p.getFileName().toString().startsWith(file.getFileName().toString()) && Files.isRegularFile(p)) {
+                        Files.copy(p, dir.resolve(p.getFileName()), java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new StoreException("snapshot into " + dir + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
     public void close() {
         try {
             if (!maps.db().isClosed()) {

@@ -48,6 +48,12 @@ public interface Store extends AutoCloseable {
      */
     void recover() throws StoreException;
 
+    /**
+     * Commits, then copies the store's files into {@code dir} (which must not exist): a
+     * consistent copy, since nothing else writes while the writer runs this.
+     */
+    void snapshot(java.nio.file.Path dir) throws StoreException;
+
     @Override
     void close();
 }

@@ -42,6 +42,7 @@ class StoreFailureTest {
         @Override public void removePending(String name) { inner.removePending(name); }
         @Override public void rollback() throws StoreException { inner.rollback(); }
         @Override public void recover() throws StoreException { inner.recover(); }
+        @Override public void snapshot(java.nio.file.Path dir) throws StoreException { inner.snapshot(dir); }
         @Override public void close() { inner.close(); }
 
         @Override
