@@ -3,7 +3,8 @@
 # web app on a free port of 127.0.0.1, runs browser-test/login.test.mjs in Debian's headless
 # Chromium (driven by playwright-core), then stops both. Screenshots of every page go to
 # examples/web-login/target/screenshots/, the two servers' logs to examples/web-login/target/.
-# Builds the jars first if they are missing.
+# Then checks that no key, code or backup code the test saw is in either log. Builds the jars
+# first if they are missing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -68,9 +69,16 @@ echo "web-login on $base, daemon on $work/twofactord.sock" >&2
 cd "$here/browser-test"
 npm ci --no-audit --no-fund --loglevel=error
 status=0
-BASE_URL="$base" SCREENSHOT_DIR="$shots" PASSWORD="$password" TOTP_WINDOW=3 LOCKOUT_S=2 \
+printf '%s\n' "$password" >"$work/secrets"
+BASE_URL="$base" SCREENSHOT_DIR="$shots" PASSWORD="$password" TOTP_WINDOW=3 SECRETS_FILE="$work/secrets" \
     timeout 300 node --test login.test.mjs || status=$?
 if [[ $status -ne 0 ]]; then
     echo "browser test failed ($status); logs: $target/daemon.log $target/web-login.log; screenshots: $shots" >&2
+    exit $status
 fi
-exit $status
+[[ -s "$work/secrets" ]] || { echo "the browser test noted no secrets" >&2; exit 1; }
+if grep -F -w -f "$work/secrets" "$target/daemon.log" "$target/web-login.log" >&2; then
+    echo "a key, code or backup code the browser test saw is in a log (above)" >&2
+    exit 1
+fi
+echo "logs checked: none of the $(sort -u "$work/secrets" | wc -l) keys, codes and backup codes the test saw is in them"

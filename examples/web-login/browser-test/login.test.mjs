@@ -1,10 +1,11 @@
 // End to end: the web-login example in Debian's headless Chromium, against a real daemon.
 // run-browser-test.sh starts both and passes: BASE_URL, SCREENSHOT_DIR, PASSWORD (every demo
-// user's), TOTP_WINDOW (the daemon's `window`) and LOCKOUT_S (its `lockout_s`).
+// user's), TOTP_WINDOW (the daemon's `window`), and SECRETS_FILE, where every key, code and
+// backup code the test saw is noted, for the script to check that no log holds one.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,14 @@ const BASE = process.env.BASE_URL;
 const SHOTS = process.env.SCREENSHOT_DIR;
 const PASSWORD = process.env.PASSWORD;
 const WINDOW = Number(process.env.TOTP_WINDOW ?? 1);
-assert.ok(BASE && SHOTS && PASSWORD, 'run me from run-browser-test.sh');
+const SECRETS = process.env.SECRETS_FILE;
+assert.ok(BASE && SHOTS && PASSWORD && SECRETS, 'run me from run-browser-test.sh');
+
+/** Notes secrets for the log check; returns the first. */
+function noted(...secrets) {
+  appendFileSync(SECRETS, secrets.map((s) => `${s}\n`).join(''));
+  return secrets[0];
+}
 
 // ---- TOTP (RFC 6238, SHA-1, 6 digits, 30 s), as an authenticator app makes it ----
 
@@ -64,7 +72,7 @@ class Authenticator {
       const step = Math.max(this.lastStep + 1, now - WINDOW + 1);
       if (step <= now + Math.max(0, WINDOW - 1)) {
         this.lastStep = step;
-        return totp(this.key, step);
+        return noted(totp(this.key, step));
       }
       await sleep(1000);
     }
@@ -162,6 +170,7 @@ const alertText = () => page.locator('.alert').first().innerText();
 async function readSetupPage() {
   const secret = (await page.locator('#key').innerText()).replace(/\s+/g, '');
   assert.match(secret, /^[A-Z2-7]{32}$/);
+  noted(secret);
   const qrFile = join(SHOTS, '..', 'qr.png');
   await page.locator('img.qr').screenshot({ path: qrFile });
   let zbar = null;
@@ -228,6 +237,7 @@ step('alice sets up two-factor authentication on Manage My Account', async () =>
   await typeCode(await alice.next());
   assert.match(await alertText(), /now configured/);
   aliceBackup = await page.locator('ol.codes code').allInnerTexts();
+  noted(...aliceBackup, ...aliceBackup.map((c) => c.replace('-', '')));
   assert.equal(aliceBackup.length, 10);
   aliceBackup.forEach((c) => assert.match(c, /^\d{5}-\d{5}$/));
   await screenshot('backup-codes-shown-once');
@@ -313,6 +323,7 @@ step('new backup codes only after a current code', async () => {
   await typeCode(await alice.next(), 'button[value=backup]');
   assert.equal(await alertText(), 'New backup codes replace your old ones.');
   const fresh = await page.locator('ol.codes code').allInnerTexts();
+  noted(...fresh);
   assert.equal(fresh.length, 10);
   assert.ok(!fresh.includes(aliceBackup[1]));
   await screenshot('new-backup-codes');
@@ -325,12 +336,25 @@ step('new backup codes only after a current code', async () => {
   await logOut();
 });
 
-step('bob removes his two-factor authentication, only with a current code', async () => {
+step('bob reconfigures (a new key) and then removes his two-factor authentication, each only with a current code', async () => {
   await logIn('bob');
   await click('text=Set Up Two-Factor Authentication');
   bob = new Authenticator(await readSetupPage());
   await typeCode(await bob.next());
   await click('text=Continue');
+
+  await typeCode(bob.wrong(), 'button[value=reconfigure]');
+  assert.equal(await alertText(), 'The security code is invalid.');
+  await typeCode(await bob.next(), 'button[value=reconfigure]');
+  const oldKey = bob;
+  bob = new Authenticator(await readSetupPage());
+  assert.notDeepEqual(bob.key, oldKey.key, 'a new key');
+  await typeCode(await bob.next());
+  assert.match(await alertText(), /now configured/);
+  await click('text=Continue');
+  await typeCode(await oldKey.next(), 'button[value=remove]');
+  assert.equal(await alertText(), 'The security code is invalid.', 'the old key stopped working');
+
   await typeCode(bob.wrong(), 'button[value=remove]');
   assert.equal(await alertText(), 'The security code is invalid.');
   assert.match(await page.locator('.state').innerText(), /is configured/);

@@ -133,7 +133,8 @@ final class AdminPages {
                 : u.pending() ? "<span class=\"badge pending\">Setting up</span>"
                 : "<span class=\"badge off\">Not configured</span>";
         if (u.lockedUntil() != null) {
-            s += " <span class=\"badge locked\">Locked until " + Html.esc(u.lockedUntil().substring(11, 19)) + " UTC</span>";
+            String until = u.lockedUntil().length() >= 19 ? u.lockedUntil().substring(11, 19) + " UTC" : u.lockedUntil();
+            s += " <span class=\"badge locked\">Locked until " + Html.esc(until) + "</span>";
         }
         return s;
     }
