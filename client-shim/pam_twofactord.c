@@ -819,7 +819,11 @@ static int refusal(pam_handle_t *pamh, int flags, const char *command, const cha
                   "Ask your administrator.");
         return PAM_AUTH_ERR;
     }
-    pam_syslog(pamh, LOG_NOTICE, "%s for %s: refused (%s)", command, user, reply->word);
+    {
+        /* The reason is untrusted text of up to 1020 bytes: like the rest, at most LOG_EXCERPT of it. */
+        char shown[LOG_EXCERPT + 4];
+        pam_syslog(pamh, LOG_NOTICE, "%s for %s: refused (%s)", command, user, excerpt(reply->word, shown));
+    }
     return PAM_AUTH_ERR;
 }
 

@@ -11,10 +11,13 @@
 #     through pamdrive; split_code with pam_unix and a test user
 #  5. a real sshd on 127.0.0.1 (tests/sshd-test.sh, driven by tests/sshd-login.exp):
 #     password + code over ssh, a replayed code, a wrong code, a wrong password
+#  6. (run after 3) the reply reader and parser fuzzed with libFuzzer, ASan and UBSan
+#     for TFD_FUZZ_SECONDS (default 30; tests/fuzz.sh, tests/fuzz_reply.c)
 #
 # Needs gcc, valgrind, pamtester, socat, oathtool and java; part 5 also sshd,
-# ssh and expect. Parts 4 and 5 need root (/etc/pam.d, useradd, pam_unix,
-# sshd): without root they are skipped, and under CI=true that is a failure.
+# ssh and expect; part 6 clang with libFuzzer (Debian: clang, libclang-rt-14-dev).
+# Parts 4 and 5 need root (/etc/pam.d, useradd, pam_unix, sshd): without root
+# they are skipped, and under CI=true that is a failure; so is part 6 without clang.
 # TWOFACTORD_JAR points at another daemon jar (its lib/ directory must sit next
 # to it).
 set -u
@@ -187,6 +190,9 @@ fake "NO locked, long -> minutes" "" "$REQUIRED" 'line:NO locked {"retry_after":
     -e PAM_MAXTRIES -r 654321 -m "Try again in 10 minutes"
 fake "NO locked without a body -> PAM_MAXTRIES, later" "" "$REQUIRED" 'line:NO locked' -- \
     -e PAM_MAXTRIES -r 654321 -m "Try again later"
+# Found by the fuzzer (tests/fuzz-corpus/regress-long-reason): a reason of any length was logged whole.
+fake "a long NO reason is logged cut to 64 bytes" "" "$REQUIRED" "line:NO $(printf 'a%.0s' {1..300})" -- \
+    -e PAM_AUTH_ERR -r 654321 -l "refused ($(printf 'a%.0s' {1..64})...)" -L "$(printf 'a%.0s' {1..65})"
 SENT="CHECK alice" fake "CHECK NO enroll-required -> PAM_AUTH_ERR with a message, no prompt" "" \
     'line:NO enroll-required' -- -e PAM_AUTH_ERR -n 0 -m "Two-factor authentication is required for this account"
 fake "PAM_SILENT: no message" "" 'line:NO enroll-required' -- -e PAM_AUTH_ERR -S -M
@@ -323,6 +329,30 @@ SENT="CHECK alice" STACK_BEFORE="auth requisite $PROBE set=password" \
     -e PAM_AUTH_ERR -l "does not end in a 6-digit code"
 SENT="CHECK alice" STACK_BEFORE="auth requisite $PROBE set=pw1234-5678" \
     fake "split_code: a dash in the code part -> PAM_AUTH_ERR" "split_code digits=8" "$REQUIRED" -- -e PAM_AUTH_ERR
+
+# --------------------------------------------------------------------------
+section "fuzzing the reply reader and parser (libFuzzer, ASan, UBSan)"
+
+# tests/fuzz.sh for TFD_FUZZ_SECONDS (default 30); the long run is `make fuzz FUZZ_SECONDS=...`.
+# Needs clang with libFuzzer and the sanitizer runtimes (Debian: clang, libclang-rt-14-dev).
+FUZZ_SECONDS_HERE=${TFD_FUZZ_SECONDS:-30}
+fuzz_probe='int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }'
+if command -v clang >/dev/null 2>&1 \
+    && clang -x c -fsanitize=fuzzer,address,undefined -o "$WORK/fuzz-probe" - <<<"$fuzz_probe" >/dev/null 2>&1; then
+    if ! out=$(make --no-print-directory tests/fuzz_reply 2>&1); then
+        fail "the fuzzer builds (clang -Wall -Wextra -Werror)" "$out"
+    elif out=$(bash tests/fuzz.sh "$FUZZ_SECONDS_HERE" 2>&1); then
+        pass "reply fuzz for $FUZZ_SECONDS_HERE s: no finding"
+        echo "     ${out##*$'\n'}"
+    else
+        fail "reply fuzz for $FUZZ_SECONDS_HERE s: no finding" "$(tail -n 25 <<<"$out")"
+    fi
+elif [ "${CI:-}" = true ]; then
+    fail "clang with libFuzzer, ASan and UBSan is installed" \
+        "CI=true but clang -fsanitize=fuzzer,address,undefined cannot build: install clang and libclang-rt-14-dev"
+else
+    echo "skip the reply fuzz: it needs clang with libFuzzer (Debian: clang libclang-rt-14-dev); CI runs it"
+fi
 
 # --------------------------------------------------------------------------
 # The real daemon
