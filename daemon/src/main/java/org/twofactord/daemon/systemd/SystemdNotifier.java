@@ -123,16 +123,24 @@ public final class SystemdNotifier implements AutoCloseable {
 
     private void ping(BooleanSupplier healthy) {
         if (healthy.getAsBoolean()) {
-            send("WATCHDOG=1");
+            synchronized (this) {
+                if (watchdog != null) { // not after stopWatchdog
+                    send("WATCHDOG=1");
+                }
+            }
         } else if (!unhealthyLogged) {
             unhealthyLogged = true;
             log.error("no longer accepting connections; not pinging the systemd watchdog, so systemd restarts the daemon");
         }
     }
 
+    /**
+     * No interrupt (shutdownNow): a ping thread interrupted inside the channel's send closes the
+     * channel, and the STOPPING=1 that follows would be lost.
+     */
     private synchronized void stopWatchdog() {
         if (watchdog != null) {
-            watchdog.shutdownNow();
+            watchdog.shutdown();
             watchdog = null;
         }
     }
@@ -146,6 +154,9 @@ public final class SystemdNotifier implements AutoCloseable {
             return;
         }
         try {
+            if (channel != null && !channel.isOpen()) {
+                channel = null; // closed under us: open a new one
+            }
             if (channel == null) {
                 address = target.startsWith("@") ? AFUNIXSocketAddress.inAbstractNamespace(target.substring(1))
                         : AFUNIXSocketAddress.of(Path.of(target));
