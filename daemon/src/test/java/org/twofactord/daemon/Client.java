@@ -19,7 +19,12 @@ public final class Client implements AutoCloseable {
 
     public Client(Path path) throws IOException {
         socket = AFUNIXSocket.newInstance();
-        socket.connect(AFUNIXSocketAddress.of(path), 5000);
+        try {
+            socket.connect(AFUNIXSocketAddress.of(path), 5000);
+        } catch (IOException e) {
+            socket.close(); // a refused connect must not leak the descriptor
+            throw e;
+        }
         socket.setSoTimeout(10_000);
         in = socket.getInputStream();
         out = socket.getOutputStream();

@@ -12,6 +12,8 @@ public final class ExitCodes {
     public static final int FORBIDDEN = 3;
     /** The daemon or its store cannot be reached (includes a bad configuration at start). */
     public static final int UNAVAILABLE = 4;
+    /** serve: a store write failed (disk full, I/O error); a restart continues from the last commit. */
+    public static final int STORE_FAILED = 75;
     /** The configuration file is wrong. */
     public static final int CONFIG = 78;
 

@@ -93,6 +93,12 @@ public final class ServeCommand implements Callable<Integer> {
         CountDownLatch stop = new CountDownLatch(1);
         Signal.handle(new Signal("TERM"), s -> stop.countDown());
         Signal.handle(new Signal("INT"), s -> stop.countDown());
+        java.util.concurrent.atomic.AtomicBoolean storeBroken = new java.util.concurrent.atomic.AtomicBoolean();
+        server.onStoreBroken(() -> {
+            // Fail-stop: a restart reopens the store from its last commit (systemd: Restart=on-failure).
+            storeBroken.set(true);
+            stop.countDown();
+        });
         if (inherited.isPresent()) {
             log.info("twofactord {} serving the socket passed by systemd, {} (state {}); the configuration's "
                     + "socket, socket_mode and socket_group do not apply: twofactord.socket sets them",
@@ -118,6 +124,11 @@ public final class ServeCommand implements Callable<Integer> {
         log.info("stopping");
         systemd.stopping("stopping: finishing requests in flight and closing the store");
         server.stop();
+        if (storeBroken.get()) {
+            log.error("stopped because a store write failed; start twofactord again (its service manager does) "
+                    + "to continue from the last commit");
+            return ExitCodes.STORE_FAILED;
+        }
         log.info("stopped");
         return ExitCodes.OK;
     }

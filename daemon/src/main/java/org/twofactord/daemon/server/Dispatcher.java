@@ -35,8 +35,10 @@ final class Dispatcher {
     private static final Logger log = LoggerFactory.getLogger(Dispatcher.class);
 
     private final Map<String, Route> routes;
+    private final Services services;
 
     Dispatcher(Services services) {
+        this.services = services;
         BasicHandlers basic = new BasicHandlers(services);
         UserHandlers users = new UserHandlers(services);
         Function<Request, List<String>> none = r -> List.of();
@@ -80,6 +82,12 @@ final class Dispatcher {
             return Reply.err(ErrorCodes.FORBIDDEN, request.command() + " " + why);
         }
         Reply reply;
+        boolean storeFree = request.command().equals(Commands.HELLO) || request.command().equals(Commands.PING)
+                || request.command().equals(Commands.QUIT);
+        if (services.writer.broken() != null && !storeFree) {
+            // What the store holds in memory may never have reached the disk: answer nothing from it.
+            return Reply.err(ErrorCodes.UNAVAILABLE, "the store cannot be read or written");
+        }
         try {
             reply = route.handler().handle(caller, request);
         } catch (RequestError e) {

@@ -352,6 +352,14 @@ public final class Server implements AutoCloseable {
         }
     }
 
+    /**
+     * Runs {@code listener} once when a failed write leaves the store unusable; the daemon then
+     * answers only ERR unavailable until it is restarted.
+     */
+    public void onStoreBroken(Runnable listener) {
+        writer.onBroken(listener);
+    }
+
     /** The socket path this server listens on. */
     public Path socketPath() {
         return listeningOn;

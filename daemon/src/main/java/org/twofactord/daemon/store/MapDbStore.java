@@ -28,7 +28,7 @@ public final class MapDbStore implements Store {
     static final String META_SCHEMA = "schema_version";
     static final String META_KEY_CHECK = "key_check";
 
-    /** The open database and its maps; replaced whole by {@link #recover()}. */
+    /** The open database and its maps. */
     private record Maps(DB db, ConcurrentMap<String, String> meta, BTreeMap<String, byte[]> users,
                         BTreeMap<String, byte[]> pending) {
         static Maps of(DB db) {
@@ -39,9 +39,7 @@ public final class MapDbStore implements Store {
     }
 
     private final Path file;
-    private volatile Maps maps;
-    /** Reads and writes hold it shared; {@link #recover()} holds it alone while it swaps the database. */
-    private final java.util.concurrent.locks.ReentrantReadWriteLock swap = new java.util.concurrent.locks.ReentrantReadWriteLock();
+    private final Maps maps;
 
     private MapDbStore(Path file, DB db) {
         this.file = file;
@@ -54,13 +52,10 @@ public final class MapDbStore implements Store {
 
     /** Runs a read or write, turning MapDB's failures into {@link StoreUnavailable}. */
     private <T> T guarded(java.util.function.Function<Maps, T> op) {
-        swap.readLock().lock();
         try {
             return op.apply(maps);
         } catch (RuntimeException e) {
             throw new StoreUnavailable(new StoreException("store " + file + ": " + describe(e), e));
-        } finally {
-            swap.readLock().unlock();
         }
     }
 
@@ -217,27 +212,6 @@ public final class MapDbStore implements Store {
             maps.db().rollback();
         } catch (RuntimeException e) {
             throw new StoreException("rollback failed: " + describe(e), e);
-        }
-    }
-
-    /**
-     * After a failed write MapDB's in-memory state cannot be trusted (its rollback fails too), so
-     * the database is closed and opened again: the write-ahead log brings back the last commit.
-     */
-    @Override
-    public void recover() throws StoreException {
-        swap.writeLock().lock();
-        try {
-            try {
-                maps.db().close();
-            } catch (RuntimeException e) {
-                // it was broken; its file lock goes with it
-            }
-            maps = Maps.of(make(file));
-        } catch (RuntimeException e) {
-            throw new StoreException("store " + file + " cannot be opened again: " + describe(e), e);
-        } finally {
-            swap.writeLock().unlock();
         }
     }
 

@@ -43,12 +43,6 @@ public interface Store extends AutoCloseable {
     void rollback() throws StoreException;
 
     /**
-     * After a failed write or commit (a full disk, an I/O error): drops whatever the store holds
-     * in memory and opens it again from its last commit. Called by the writer until it succeeds.
-     */
-    void recover() throws StoreException;
-
-    /**
      * Commits, then copies the store's files into {@code dir} (which must not exist): a
      * consistent copy, since nothing else writes while the writer runs this.
      */

@@ -117,7 +117,7 @@ public final class Writer implements AutoCloseable {
             } catch (InterruptedException e) {
                 continue;
             }
-            if (broken != null && !tryRecover()) {
+            if (broken != null) {
                 batch.forEach(job -> job.fail(broken));
                 batch.clear();
                 continue;
@@ -166,48 +166,37 @@ public final class Writer implements AutoCloseable {
     }
 
     /**
-     * A write or commit failed: every durable change of the batch fails, the lazy ones applied
-     * since the last commit are lost, and the store is reopened from its last commit (MapDB's own
-     * rollback cannot be trusted after an I/O error). If it cannot be reopened yet (the disk is
-     * still full), every request that writes fails until {@link #tryRecover()} succeeds.
+     * A write or commit failed: every durable change of the batch fails, and the store is broken
+     * for good in this process. Its in-memory state may hold changes that never reached the disk
+     * (a policy change, say), so nothing may be answered from it any more: every later request
+     * gets ERR unavailable, and the daemon exits so that its service manager starts it again
+     * from the last commit (the path every kill -9 test proves). Reopening the store in place,
+     * with or without MapDB's rollback, lost committed data under the crash-loop test, so it is
+     * not attempted.
      */
     private void failed(List<Job<?>> batch, int waiting, int lazyLost, StoreException cause) {
-        log.error("store write failed; {} request(s) answered 'unavailable', {} failure count(s) lost: {}",
-                waiting, lazyLost, cause.getMessage());
-        batch.forEach(job -> job.fail(cause)); // no effect on those already answered
-        try {
-            store.rollback();
-        } catch (StoreException | RuntimeException e) {
-            log.debug("rollback failed too: {}", e.getMessage());
-        }
+        log.error("store write failed; {} request(s) answered 'unavailable', {} failure count(s) lost; the store is "
+                + "unusable until twofactord restarts: {}", waiting, lazyLost, cause.getMessage());
         broken = cause;
-        lastRecoveryNanos = System.nanoTime() - RECOVERY_INTERVAL_NANOS;
-        tryRecover();
+        batch.forEach(job -> job.fail(cause)); // no effect on those already answered
+        Runnable listener = onBroken;
+        if (listener != null) {
+            listener.run();
+        }
     }
 
-    private static final long RECOVERY_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(1);
-    /** Why the store is unusable, or null when it is fine. Only the writer thread changes it. */
+    /** Why the store is unusable, or null when it is fine. Once set, it stays set. */
     private volatile StoreException broken;
-    private long lastRecoveryNanos;
+    private volatile Runnable onBroken;
 
-    /** Reopens a broken store, at most once a second; true if it is usable now. */
-    private boolean tryRecover() {
-        long now = System.nanoTime();
-        if (now - lastRecoveryNanos < RECOVERY_INTERVAL_NANOS) {
-            return false;
-        }
-        lastRecoveryNanos = now;
-        try {
-            store.recover();
-            if (broken != null) {
-                log.info("store reopened from its last commit; writes work again");
-            }
-            broken = null;
-            return true;
-        } catch (StoreException | RuntimeException e) {
-            log.warn("store still unusable: {}", e.getMessage());
-            return false;
-        }
+    /** The failure that broke the store, or null. */
+    public StoreException broken() {
+        return broken;
+    }
+
+    /** Called once, on the writer thread, when a failed write breaks the store. */
+    public void onBroken(Runnable listener) {
+        this.onBroken = listener;
     }
 
     /** Applies what is queued, then stops the thread. */

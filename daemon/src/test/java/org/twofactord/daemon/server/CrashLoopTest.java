@@ -77,8 +77,9 @@ class CrashLoopTest {
                 stop.set(true);
                 load.join(10_000);
                 if (!errors.isEmpty()) {
-                    System.out.println("cycle " + cycle + " errors: " + errors + "\n" + daemon.output().lines()
-                            .filter(l -> l.contains("ERROR") || l.contains("WARN")).limit(20).toList());
+                    System.out.println("cycle " + cycle + " errors: " + errors + "\n" + String.join("\n",
+                            daemon.output().lines().filter(l -> l.contains("ERROR") || l.contains("WARN")
+                                    || l.contains("Exception") || l.contains("\tat ")).limit(40).toList()));
                     violations.add("cycle " + cycle + ": " + errors.size() + " ERR replies: " + errors.get(0));
                     errors.clear();
                 }
@@ -130,7 +131,12 @@ class CrashLoopTest {
                     step(c);
                 }
             } catch (IOException | RuntimeException e) {
-                // killed under us: reconnect (or stop)
+                // killed under us: reconnect (or stop), without spinning
+                try {
+                    Thread.sleep(10);
+                } catch (InterruptedException ie) {
+                    return;
+                }
             }
         }
     }

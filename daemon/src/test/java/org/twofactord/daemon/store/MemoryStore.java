@@ -36,7 +36,6 @@ public final class MemoryStore implements Store {
     @Override public void removePending(String name) { pending.remove(name); }
     @Override public void commit() { }
     @Override public void rollback() { }
-    @Override public void recover() { }
     @Override public void snapshot(Path dir) throws StoreException { throw new StoreException("not on disk"); }
     @Override public void close() { }
 }
