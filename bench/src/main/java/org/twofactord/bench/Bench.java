@@ -1,0 +1,66 @@
+package org.twofactord.bench;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Entry point: {@code suite} runs every scenario (what bench/run.sh calls), {@code echo-server}
+ * is the socket floor's server. Options are {@code --name value} pairs.
+ */
+public final class Bench {
+    private static final long STARTED = System.nanoTime();
+
+    private Bench() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        if (args.length == 0) {
+            System.err.println("usage: bench suite [--quick] --work DIR --daemon-jar JAR --out-dir DIR [...]\n"
+                    + "       bench echo-server SOCKET");
+            System.exit(2);
+        }
+        switch (args[0]) {
+            case "echo-server" -> EchoServer.run(Path.of(args[1]));
+            case "suite" -> System.exit(new Suite(options(Arrays.copyOfRange(args, 1, args.length))).run());
+            default -> {
+                System.err.println("unknown command " + args[0]);
+                System.exit(2);
+            }
+        }
+    }
+
+    static Map<String, String> options(String[] args) {
+        Map<String, String> map = new HashMap<>();
+        List<String> rest = new ArrayList<>(Arrays.asList(args));
+        for (int i = 0; i < rest.size(); i++) {
+            String a = rest.get(i);
+            if (!a.startsWith("--")) {
+                throw new IllegalArgumentException("unexpected argument " + a);
+            }
+            String key = a.substring(2);
+            if (i + 1 < rest.size() && !rest.get(i + 1).startsWith("--")) {
+                map.put(key, rest.get(++i));
+            } else {
+                map.put(key, "true");
+            }
+        }
+        return map;
+    }
+
+    /** One line of progress on the terminal, with the seconds since start. */
+    static void progress(String line) {
+        System.out.printf("[%4ds] %s%n", (System.nanoTime() - STARTED) / 1_000_000_000L, line);
+        System.out.flush();
+    }
+
+    static void check(boolean condition, String what) throws IOException {
+        if (!condition) {
+            throw new IOException(what);
+        }
+    }
+}
