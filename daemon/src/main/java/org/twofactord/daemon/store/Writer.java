@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -15,6 +16,12 @@ import org.slf4j.LoggerFactory;
  * re-checks its precondition against the store inside {@link Change#apply}, because two requests
  * may have read the same state. If the commit fails, every change of the batch fails with a
  * {@link StoreException} and nothing of it is reported as done.
+ *
+ * <p>A lazy change (a failure count) is applied on the caller's own thread, under the same lock
+ * the writer holds while it applies and commits: a brute-force flood then costs no hand-off to
+ * the writer thread and back per guess, only a lock that is free unless a commit is running. The
+ * writer commits the lazy changes with the next durable change, or {@link #LAZY_COMMIT_MS} after
+ * the first of them at the latest.
  */
 public final class Writer implements AutoCloseable {
     /** A write, with its precondition checked against the store at the time it is applied. */
@@ -27,19 +34,12 @@ public final class Writer implements AutoCloseable {
         T apply(Store store) throws StoreException;
     }
 
-    /**
-     * A queued change. A lazy job's future completes as soon as it is applied; it reaches the disk
-     * with the next commit, at most {@link #LAZY_COMMIT_MS} later.
-     */
-    private record Job<T>(Change<T> change, CompletableFuture<T> future, boolean lazy) {
+    /** A queued change; its future completes after the commit that covers it. */
+    private record Job<T>(Change<T> change, CompletableFuture<T> future) {
         void run(Store store, List<Runnable> completions) {
             try {
                 T result = change.apply(store);
-                if (lazy) {
-                    future.complete(result);
-                } else {
-                    completions.add(() -> future.complete(result));
-                }
+                completions.add(() -> future.complete(result));
             } catch (StoreException | RuntimeException e) {
                 future.completeExceptionally(e);
             }
@@ -51,12 +51,23 @@ public final class Writer implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(Writer.class);
     private static final int MAX_BATCH = 512;
+    private static final long IDLE_POLL_MS = 100;
+    /** Queued by the first lazy change after a commit, so that the writer starts its deadline. */
+    private static final Job<Object> WAKE = new Job<>(s -> null, new CompletableFuture<>());
 
     private final Store store;
     private final boolean groupCommit;
     private final LinkedBlockingQueue<Job<?>> queue = new LinkedBlockingQueue<>();
     private final Thread thread;
     private volatile boolean running = true;
+    /** Held while changes are applied and while they are committed: one transaction, one writer at a time. */
+    private final ReentrantLock applyLock = new ReentrantLock();
+    /** Lazy changes applied since the last commit (guarded by applyLock). */
+    private int lazyApplied;
+    /** nanoTime by which they must be committed (guarded by applyLock). */
+    private long lazyDeadline;
+    /** Set when the writer has made its last commit; later changes are refused (guarded by applyLock). */
+    private boolean closed;
 
     public Writer(Store store) {
         this(store, true);
@@ -76,39 +87,62 @@ public final class Writer implements AutoCloseable {
 
     /** Queues a change; the future completes after the commit that covers it. */
     public <T> CompletableFuture<T> submit(Change<T> change) {
-        return enqueue(change, false);
-    }
-
-    /**
-     * Queues a change whose outcome may be told before it is durable (a failure count: the
-     * protocol allows it to reach the disk a short, documented delay after the NO). It is
-     * applied in order with every other change, so later requests see it at once; it is
-     * committed with the next durable change, or after {@link #LAZY_COMMIT_MS} at the latest.
-     */
-    public <T> CompletableFuture<T> submitLazy(Change<T> change) {
-        return enqueue(change, groupCommit);
-    }
-
-    private <T> CompletableFuture<T> enqueue(Change<T> change, boolean lazy) {
         CompletableFuture<T> future = new CompletableFuture<>();
         if (!running) {
             future.completeExceptionally(new StoreException("the store is closing"));
             return future;
         }
-        queue.add(new Job<>(change, future, lazy));
+        queue.add(new Job<>(change, future));
+        return future;
+    }
+
+    /**
+     * Applies a change whose outcome may be told before it is durable (a failure count: the
+     * protocol allows it to reach the disk a short, documented delay after the NO). It is applied
+     * at once, on the calling thread, so later requests see it; it is committed with the next
+     * durable change, or after {@link #LAZY_COMMIT_MS} at the latest. The returned future is
+     * already complete. Without group commit it is an ordinary change with a commit of its own.
+     */
+    public <T> CompletableFuture<T> submitLazy(Change<T> change) {
+        if (!groupCommit) {
+            return submit(change);
+        }
+        CompletableFuture<T> future = new CompletableFuture<>();
+        applyLock.lock();
+        try {
+            if (closed || !running) {
+                future.completeExceptionally(new StoreException("the store is closing"));
+                return future;
+            }
+            future.complete(change.apply(store));
+            if (lazyApplied++ == 0) {
+                lazyDeadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LAZY_COMMIT_MS);
+                queue.add(WAKE);
+            }
+        } catch (StoreException | RuntimeException e) {
+            future.completeExceptionally(e);
+        } finally {
+            applyLock.unlock();
+        }
         return future;
     }
 
     private void loop() {
         List<Job<?>> batch = new ArrayList<>();
         List<Runnable> completions = new ArrayList<>();
-        long lazyDeadline = 0; // nanoTime by which applied lazy changes must be committed; 0: none
-        int lazyApplied = 0;
-        while (running || !queue.isEmpty() || lazyApplied > 0) {
+        while (true) {
+            long waitNanos = TimeUnit.MILLISECONDS.toNanos(IDLE_POLL_MS);
+            applyLock.lock();
             try {
-                long waitMs = lazyApplied == 0 ? 100
-                        : Math.max(0, TimeUnit.NANOSECONDS.toMillis(lazyDeadline - System.nanoTime()));
-                Job<?> first = running ? queue.poll(waitMs, TimeUnit.MILLISECONDS) : queue.poll();
+                if (lazyApplied > 0) {
+                    waitNanos = Math.max(0, lazyDeadline - System.nanoTime());
+                }
+            } finally {
+                applyLock.unlock();
+            }
+            boolean stopping = !running;
+            try {
+                Job<?> first = stopping ? queue.poll() : queue.poll(waitNanos, TimeUnit.NANOSECONDS);
                 if (first != null) {
                     batch.add(first);
                     queue.drainTo(batch, (groupCommit ? MAX_BATCH : 1) - 1);
@@ -116,34 +150,44 @@ public final class Writer implements AutoCloseable {
             } catch (InterruptedException e) {
                 continue;
             }
-            boolean durable = false;
-            for (Job<?> job : batch) {
-                job.run(store, completions);
-                if (job.lazy()) {
-                    if (lazyApplied++ == 0) {
-                        lazyDeadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LAZY_COMMIT_MS);
-                    }
-                } else {
-                    durable = true;
+            batch.removeIf(job -> job == WAKE);
+            boolean last;
+            applyLock.lock();
+            try {
+                for (Job<?> job : batch) {
+                    job.run(store, completions);
                 }
+                last = stopping && queue.isEmpty();
+                boolean due = lazyApplied > 0 && (System.nanoTime() - lazyDeadline >= 0 || last);
+                if (!batch.isEmpty() || due) {
+                    if (!commit(batch, completions.size())) {
+                        completions.clear();
+                    }
+                    lazyApplied = 0;
+                }
+                if (last) {
+                    closed = true;
+                }
+            } finally {
+                applyLock.unlock();
             }
-            boolean due = lazyApplied > 0 && (System.nanoTime() - lazyDeadline >= 0 || !running);
-            if (durable || due) {
-                commit(batch, completions, lazyApplied);
-                lazyApplied = 0;
-            }
+            completions.forEach(Runnable::run);
             batch.clear();
             completions.clear();
+            if (last) {
+                return;
+            }
         }
     }
 
-    private void commit(List<Job<?>> batch, List<Runnable> completions, int lazyApplied) {
+    /** Commits what was applied (under applyLock); on failure rolls back and fails the batch. */
+    private boolean commit(List<Job<?>> batch, int outcomes) {
         try {
             store.commit();
-            completions.forEach(Runnable::run);
+            return true;
         } catch (StoreException | RuntimeException e) {
             log.error("store commit failed; {} request(s) answered 'unavailable', {} failure count(s) lost: {}",
-                    completions.size(), lazyApplied, e.getMessage());
+                    outcomes, lazyApplied, e.getMessage());
             try {
                 store.rollback();
             } catch (StoreException | RuntimeException e2) {
@@ -152,12 +196,13 @@ public final class Writer implements AutoCloseable {
             StoreException failure = e instanceof StoreException se ? se
                     : new StoreException("commit failed: " + e.getMessage(), e);
             for (Job<?> job : batch) {
-                job.future().completeExceptionally(failure); // no effect on those already answered
+                job.future().completeExceptionally(failure); // no effect on those already failed
             }
+            return false;
         }
     }
 
-    /** Applies what is queued, then stops the thread. */
+    /** Applies and commits what is queued, then stops the thread. */
     @Override
     public void close() {
         running = false;
