@@ -9,7 +9,9 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.atomic.AtomicLong;
 import org.mapdb.BTreeMap;
 import org.mapdb.DB;
 import org.mapdb.DBException;
@@ -21,8 +23,17 @@ import org.mapdb.Serializer;
  * at any instant leaves the last commit). Every map has explicit serializers: keys are strings,
  * values are byte arrays in formats this project defines, so nothing depends on Java or Elsa
  * serialization.
+ *
+ * <p>Reads of user records and meta values are served from memory when they can be: a MapDB read
+ * costs several {@code pread}s and the decoding of a whole B-tree node, on every VERIFY. The meta
+ * map is small and held whole. User records sit in a bounded cache that writes go through; a
+ * reader adds what it read from MapDB only if no write happened meanwhile (the {@link #writes}
+ * stamp), so a stale record can never shadow a newer one. A rollback empties the cache.
  */
 public final class MapDbStore implements Store {
+    /** At most this many user records are cached (about 300 bytes each); over it the cache starts again. */
+    static final int CACHED_USERS = 65_536;
+
     /** The layout of the maps; a newer number than this one is refused. */
     public static final int SCHEMA_VERSION = 1;
     static final String META_SCHEMA = "schema_version";
@@ -32,12 +43,17 @@ public final class MapDbStore implements Store {
     private final ConcurrentMap<String, String> meta;
     private final BTreeMap<String, byte[]> users;
     private final BTreeMap<String, byte[]> pending;
+    private final ConcurrentHashMap<String, String> metaCache = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, UserRecord> userCache = new ConcurrentHashMap<>();
+    /** Counts writes to users (and rollbacks); a reader caches what it read only if this did not move. */
+    private final AtomicLong writes = new AtomicLong();
 
     private MapDbStore(DB db) {
         this.db = db;
         this.meta = db.hashMap("meta", Serializer.STRING, Serializer.STRING).createOrOpen();
         this.users = db.treeMap("users", Serializer.STRING, Serializer.BYTE_ARRAY).createOrOpen();
         this.pending = db.treeMap("pending", Serializer.STRING, Serializer.BYTE_ARRAY).createOrOpen();
+        this.metaCache.putAll(meta);
     }
 
     /**
@@ -48,7 +64,7 @@ public final class MapDbStore implements Store {
         boolean existed = Files.exists(file);
         DB db;
         try {
-            db = DBMaker.fileDB(file.toFile()).transactionEnable().closeOnJvmShutdown().make();
+            db = DBMaker.fileDB(file.toFile()).fileChannelEnable().transactionEnable().closeOnJvmShutdown().make();
         } catch (DBException.FileLocked e) {
             throw new StoreException("store " + file + " is in use by another process (is a twofactord already "
                     + "running on this state directory?)", e);
@@ -86,8 +102,8 @@ public final class MapDbStore implements Store {
             if (existed && !users.isEmpty()) {
                 throw new StoreException("store " + file + " has users but no schema version; it is damaged");
             }
-            meta.put(META_SCHEMA, Integer.toString(SCHEMA_VERSION));
-            meta.put(META_KEY_CHECK, check);
+            putMeta(META_SCHEMA, Integer.toString(SCHEMA_VERSION));
+            putMeta(META_KEY_CHECK, check);
             db.commit();
             return;
         }
@@ -109,13 +125,36 @@ public final class MapDbStore implements Store {
 
     @Override
     public Optional<String> meta(String key) {
-        return Optional.ofNullable(meta.get(key));
+        return Optional.ofNullable(metaCache.get(key));
     }
 
     @Override
     public Optional<UserRecord> user(String name) {
+        UserRecord cached = userCache.get(name);
+        if (cached != null) {
+            return Optional.of(cached);
+        }
+        long stamp = writes.get();
         byte[] bytes = users.get(name);
-        return bytes == null ? Optional.empty() : Optional.of(UserRecord.decode(bytes));
+        if (bytes == null) {
+            return Optional.empty();
+        }
+        UserRecord record = UserRecord.decode(bytes);
+        if (writes.get() == stamp) {
+            cache(name, record, false);
+        }
+        return Optional.of(record);
+    }
+
+    private void cache(String name, UserRecord record, boolean replace) {
+        if (userCache.size() >= CACHED_USERS && !userCache.containsKey(name)) {
+            userCache.clear(); // bounded without bookkeeping; the hot users come back at once
+        }
+        if (replace) {
+            userCache.put(name, record);
+        } else {
+            userCache.putIfAbsent(name, record);
+        }
     }
 
     @Override
@@ -139,21 +178,27 @@ public final class MapDbStore implements Store {
     @Override
     public void putMeta(String key, String value) {
         meta.put(key, value);
+        metaCache.put(key, value);
     }
 
     @Override
     public void removeMeta(String key) {
         meta.remove(key);
+        metaCache.remove(key);
     }
 
     @Override
     public void putUser(String name, UserRecord record) {
+        writes.incrementAndGet();
         users.put(name, record.encode());
+        cache(name, record, true);
     }
 
     @Override
     public void removeUser(String name) {
+        writes.incrementAndGet();
         users.remove(name);
+        userCache.remove(name);
     }
 
     @Override
@@ -177,10 +222,18 @@ public final class MapDbStore implements Store {
 
     @Override
     public void rollback() throws StoreException {
+        writes.incrementAndGet();
+        userCache.clear();
         try {
             db.rollback();
         } catch (RuntimeException e) {
             throw new StoreException("rollback failed: " + e.getMessage(), e);
+        } finally {
+            writes.incrementAndGet();
+            userCache.clear();
+            // Never empty, not even for an instant: an absent policy would read as "disabled".
+            metaCache.putAll(meta);
+            metaCache.keySet().retainAll(meta.keySet());
         }
     }
 
