@@ -27,11 +27,46 @@ public final class Bench {
         switch (args[0]) {
             case "echo-server" -> EchoServer.run(Path.of(args[1]));
             case "suite" -> System.exit(new Suite(options(Arrays.copyOfRange(args, 1, args.length))).run());
+            case "load" -> load(options(Arrays.copyOfRange(args, 1, args.length)));
             default -> {
                 System.err.println("unknown command " + args[0]);
                 System.exit(2);
             }
         }
+    }
+
+    /**
+     * For profiling by hand: sends the lines of a file in turn over N connections for a while and
+     * prints the rate. {@code bench load --socket S --lines FILE [--conns 16] [--seconds 10] [--fresh]}
+     */
+    private static void load(Map<String, String> o) throws IOException {
+        Path socket = Path.of(o.get("socket"));
+        String[] lines = java.nio.file.Files.readAllLines(Path.of(o.get("lines"))).toArray(new String[0]);
+        int conns = Integer.parseInt(o.getOrDefault("conns", "16"));
+        long ms = (long) (Double.parseDouble(o.getOrDefault("seconds", "10")) * 1000);
+        boolean fresh = o.containsKey("fresh"); // a new connection for every request
+        Load.Throughput t = Load.run(conns, 1000, ms, fresh ? i -> () -> {
+            try (Conn c = Conn.open(socket)) {
+                return c.call(lines[java.util.concurrent.ThreadLocalRandom.current().nextInt(lines.length)]);
+            }
+        } : i -> {
+            Conn c = Conn.open(socket);
+            int[] at = {java.util.concurrent.ThreadLocalRandom.current().nextInt(lines.length)};
+            return new Load.Worker() {
+                @Override
+                public String step() throws IOException {
+                    String line = lines[at[0]];
+                    at[0] = (at[0] + 1) % lines.length;
+                    return c.call(line);
+                }
+
+                @Override
+                public void close() {
+                    c.close();
+                }
+            };
+        });
+        System.out.printf("%,.0f req/s %s%n", t.perSecond(), t.replies());
     }
 
     static Map<String, String> options(String[] args) {

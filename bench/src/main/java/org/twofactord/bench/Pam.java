@@ -38,6 +38,12 @@ final class Pam {
     }
 
     void run(Daemon daemon) throws IOException {
+        if (!Daemon.isRoot()) {
+            Bench.progress("PAM path: skipped, pamtester's service files go in /etc/pam.d (run as root)");
+            report.add(new Report.Row("PAM path: pamtester with pam_twofactord", Double.NaN, "ms", Double.NaN,
+                    "pam_permit", 1.15, false, Report.SKIPPED + " needs root for /etc/pam.d"));
+            return;
+        }
         String prefix = opts.getOrDefault("pam-prefix", "twofactord-bench-" + ProcessHandle.current().pid());
         Path shim = opts.containsKey("pam-twofactord") ? Path.of(opts.get("pam-twofactord")) : null;
         boolean haveShim = shim != null && Files.isRegularFile(shim);
