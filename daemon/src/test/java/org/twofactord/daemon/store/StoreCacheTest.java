@@ -54,6 +54,8 @@ class StoreCacheTest {
             assertEquals(43, store.user("u42").orElseThrow().lastStep(), "a write replaces the cached record");
             store.removeUser("u42");
             assertTrue(store.user("u42").isEmpty(), "a removal removes it");
+            store.putUser("u7", record(8));
+            assertEquals(99, store.userCount(), "the counter counts inserts and removals, not updates");
             store.commit();
         }
     }
