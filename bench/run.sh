@@ -49,8 +49,11 @@ fi
 shim_args=()
 if [[ -f client-shim/Makefile ]]; then
     step "building client-shim (make -C client-shim)"
-    make -s -C client-shim >/dev/null
-    shim_args=(--pam-twofactord "$root/client-shim/pam_twofactord.so")
+    if make -s -C client-shim >/dev/null; then
+        shim_args=(--pam-twofactord "$root/client-shim/pam_twofactord.so")
+    else
+        step "make -C client-shim failed: the pam_twofactord row is skipped (not built)"
+    fi
 else
     step "client-shim/Makefile not found: the pam_twofactord row is skipped (not built)"
 fi

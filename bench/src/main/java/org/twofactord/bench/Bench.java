@@ -28,6 +28,7 @@ public final class Bench {
             case "echo-server" -> EchoServer.run(Path.of(args[1]));
             case "suite" -> System.exit(new Suite(options(Arrays.copyOfRange(args, 1, args.length))).run());
             case "load" -> load(options(Arrays.copyOfRange(args, 1, args.length)));
+            case "legit" -> legit(options(Arrays.copyOfRange(args, 1, args.length)));
             default -> {
                 System.err.println("unknown command " + args[0]);
                 System.exit(2);
@@ -67,6 +68,24 @@ public final class Bench {
             };
         });
         System.out.printf("%,.0f req/s %s%n", t.perSecond(), t.replies());
+    }
+
+    /**
+     * The legitimate client of the latency scenario, in a JVM of its own so that the flood
+     * generator's garbage collections are not counted as the daemon's latency: VERIFYs the right
+     * code of users prefix(from) .. prefix(from+count-1) one at a time, prints each latency in ns.
+     */
+    private static void legit(Map<String, String> o) throws IOException {
+        Path socket = Path.of(o.get("socket"));
+        int from = Integer.parseInt(o.get("from"));
+        int count = Integer.parseInt(o.get("count"));
+        long[] samples = Suite.legitimate(socket, o.getOrDefault("prefix", "l"), from, count);
+        StringBuilder sb = new StringBuilder();
+        for (long sample : samples) {
+            sb.append(sample).append('\n');
+        }
+        System.out.print(sb);
+        System.out.flush();
     }
 
     static Map<String, String> options(String[] args) {

@@ -119,7 +119,7 @@ final class Pam {
                             ours / floor, gaRatio, ours / floor < gaRatio ? "lower (met)" : "**not lower**")));
         } else {
             report.add(new Report.Row("PAM path: pamtester with pam_twofactord", Double.NaN, "ms", floor, "pam_permit",
-                    1.15, false, Report.SKIPPED + " client-shim is not built here (no client-shim/Makefile)"));
+                    1.15, false, Report.SKIPPED + " pam_twofactord.so is not built here (no client-shim/Makefile, or make failed)"));
         }
         report.details.putPOJO("pam_ms", times);
     }

@@ -455,7 +455,7 @@ final class Suite {
         Map<String, Long> floodReplies = new java.util.TreeMap<>();
         int nextUser = 0;
         for (int round = 0; round < rounds; round++) {
-            System.arraycopy(legitimate(main, nextUser, per), 0, idle, round * per, per);
+            System.arraycopy(legitimateApart(main, nextUser, per), 0, idle, round * per, per);
             nextUser += per;
             long[][] attacked = new long[1][];
             Load.Throughput[] result = new Load.Throughput[1];
@@ -468,7 +468,7 @@ final class Suite {
             });
             flooder.start();
             Daemon.sleep(1500);
-            long[] samples = legitimate(main, nextUser, per);
+            long[] samples = legitimateApart(main, nextUser, per);
             nextUser += per;
             attacked[0] = samples;
             try {
@@ -525,12 +525,12 @@ final class Suite {
         };
     }
 
-    /** VERIFY with the right code for users l(from) .. l(from+n-1), one at a time; the latencies. */
-    private static long[] legitimate(Daemon d, int from, int n) throws IOException {
+    /** VERIFY with the right code for users prefix(from) .. prefix(from+n-1), one at a time; the latencies. */
+    static long[] legitimate(Path socket, String prefix, int from, int n) throws IOException {
         long[] samples = new long[n];
-        try (Conn c = Conn.open(d.socket)) {
+        try (Conn c = Conn.open(socket)) {
             for (int i = 0; i < n; i++) {
-                String user = name("l", from + i);
+                String user = name(prefix, from + i);
                 String code = Totp.code(Totp.secretFor(user), Totp.stepNow() + 1);
                 String line = "VERIFY " + user + " " + code + " service=bench";
                 long t0 = System.nanoTime();
@@ -541,6 +541,31 @@ final class Suite {
                 }
             }
         }
+        return samples;
+    }
+
+    /**
+     * {@link #legitimate} in a JVM of its own (small heap, serial GC), so that pauses of this
+     * process's flood threads do not count as the daemon's latency.
+     */
+    private static long[] legitimateApart(Daemon d, int from, int n) throws IOException {
+        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xms32m", "-Xmx32m", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
+                Bench.class.getName(), "legit", "--socket", d.socket.toString(), "--prefix", "l",
+                "--from", Integer.toString(from), "--count", Integer.toString(n));
+        pb.redirectError(ProcessBuilder.Redirect.INHERIT);
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII);
+        try {
+            if (p.waitFor() != 0) {
+                throw new IOException("the legitimate client failed (exit " + p.exitValue() + ")");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+        }
+        long[] samples = out.lines().mapToLong(Long::parseLong).toArray();
+        Bench.check(samples.length == n, "the legitimate client gave " + samples.length + " samples, not " + n);
         return samples;
     }
 
