@@ -35,9 +35,9 @@ daemon_jar=$root/daemon/target/twofactord.jar
 bench_jar=$root/bench/target/twofactord-bench.jar
 stale() {
     [[ ! -f $daemon_jar || ! -f $bench_jar ]] && return 0
-    [[ -n $(find protocol/src daemon/src/main bench/src pom.xml protocol/pom.xml daemon/pom.xml bench/pom.xml \
+    [[ -n $(find protocol/src daemon/src/main pom.xml protocol/pom.xml daemon/pom.xml \
         -newer "$daemon_jar" -type f -print -quit) ]] && return 0
-    [[ -n $(find bench/src bench/pom.xml -newer "$bench_jar" -type f -print -quit) ]] && return 0
+    [[ -n $(find protocol/src bench/src bench/pom.xml -newer "$bench_jar" -type f -print -quit) ]] && return 0
     return 1
 }
 if stale; then
