@@ -207,15 +207,6 @@ public final class MapDbStore implements Store {
     }
 
     @Override
-    public void rollback() throws StoreException {
-        try {
-            maps.db().rollback();
-        } catch (RuntimeException e) {
-            throw new StoreException("rollback failed: " + describe(e), e);
-        }
-    }
-
-    @Override
     public void snapshot(Path dir) throws StoreException {
         commit();
         try {

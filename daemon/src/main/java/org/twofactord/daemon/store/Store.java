@@ -39,9 +39,6 @@ public interface Store extends AutoCloseable {
     /** Makes every write since the last commit durable. */
     void commit() throws StoreException;
 
-    /** Forgets every write since the last commit. */
-    void rollback() throws StoreException;
-
     /**
      * Commits, then copies the store's files into {@code dir} (which must not exist): a
      * consistent copy, since nothing else writes while the writer runs this.

@@ -8,7 +8,7 @@ import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 
-/** A store in memory, for fuzzing the dispatcher at full speed; commit and rollback do nothing. */
+/** A store in memory, for fuzzing the dispatcher at full speed; commit does nothing. */
 public final class MemoryStore implements Store {
     private final ConcurrentHashMap<String, String> meta = new ConcurrentHashMap<>();
     private final ConcurrentSkipListMap<String, byte[]> users = new ConcurrentSkipListMap<>();
@@ -35,7 +35,6 @@ public final class MemoryStore implements Store {
     @Override public void putPending(String name, PendingEnrollment p) { pending.put(name, p.encode()); }
     @Override public void removePending(String name) { pending.remove(name); }
     @Override public void commit() { }
-    @Override public void rollback() { }
     @Override public void snapshot(Path dir) throws StoreException { throw new StoreException("not on disk"); }
     @Override public void close() { }
 }

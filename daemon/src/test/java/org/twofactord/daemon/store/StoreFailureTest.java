@@ -40,7 +40,6 @@ class StoreFailureTest {
         @Override public void removeUser(String name) { inner.removeUser(name); }
         @Override public void putPending(String name, PendingEnrollment p) { inner.putPending(name, p); }
         @Override public void removePending(String name) { inner.removePending(name); }
-        @Override public void rollback() throws StoreException { inner.rollback(); }
         @Override public void snapshot(java.nio.file.Path dir) throws StoreException { inner.snapshot(dir); }
         @Override public void close() { inner.close(); }
 

@@ -108,7 +108,7 @@ class WriterTest {
             }
             assertThrows(ExecutionException.class, () -> hold.get(5, TimeUnit.SECONDS));
             for (int i = 0; i < 5; i++) {
-                assertTrue(store.meta("lost" + i).isEmpty(), "rolled back");
+                assertTrue(store.meta("lost" + i).isEmpty(), "never applied: the store was already broken");
             }
         } finally {
             store.permits.release(100);
