@@ -76,6 +76,7 @@ public final class Server implements AutoCloseable {
     private final AtomicInteger open = new AtomicInteger();
     private final ConcurrentHashMap<Long, AtomicInteger> perUid = new ConcurrentHashMap<>();
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
+    private final Admission admission = new Admission(Admission.defaultPermits());
     private volatile boolean stopping;
 
     private Server(Config config, Options options, AFUNIXServerSocket inherited) throws StoreException, IOException {
@@ -312,6 +313,10 @@ public final class Server implements AutoCloseable {
 
     Dispatcher dispatcher() {
         return dispatcher;
+    }
+
+    Admission admission() {
+        return admission;
     }
 
     /** Counts a connection of an ordinary uid; false if that uid is at its limit. */
