@@ -43,6 +43,15 @@ public interface Store extends AutoCloseable {
     void commit() throws StoreException;
 
     /**
+     * Makes the current records of these users durable, possibly more cheaply than a commit (the
+     * MapDB store appends them to a journal); other writes wait for the next commit. The default
+     * commits.
+     */
+    default void sync(java.util.Collection<String> names) throws StoreException {
+        commit();
+    }
+
+    /**
      * Commits, then copies the store's files into {@code dir} (which must not exist): a
      * consistent copy, since nothing else writes while the writer runs this.
      */
