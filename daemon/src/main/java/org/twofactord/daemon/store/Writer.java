@@ -14,7 +14,10 @@ import org.slf4j.LoggerFactory;
  * future. A change
  * re-checks its precondition against the store inside {@link Change#apply}, because two requests
  * may have read the same state. If the commit fails, every change of the batch fails with a
- * {@link StoreException} and nothing of it is reported as done.
+ * {@link StoreException} and nothing of it is reported as done. What happens to the store then
+ * depends on the failure: a {@link StoreTransient} (PostgreSQL rolled the transaction back) leaves
+ * it usable, and a deadlock between two daemons' batches is resolved by applying the whole batch
+ * again; any other failure (MapDB) breaks it for good in this process (see {@link #failed}).
  */
 public final class Writer implements AutoCloseable {
     /** A write, with its precondition checked against the store at the time it is applied. */
@@ -53,7 +56,12 @@ public final class Writer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Writer.class);
     private static final int MAX_BATCH = 512;
 
+    /** How often a batch rolled back by a deadlock or serialization failure is applied again. */
+    private static final int MAX_ATTEMPTS = 5;
+
     private final Store store;
+    /** What changes work on: the store's view inside its transaction. */
+    private final Store view;
     private final boolean groupCommit;
     private final LinkedBlockingQueue<Job<?>> queue = new LinkedBlockingQueue<>();
     private final Thread thread;
@@ -69,6 +77,7 @@ public final class Writer implements AutoCloseable {
      */
     public Writer(Store store, boolean groupCommit) {
         this.store = store;
+        this.view = store.inTransaction();
         this.groupCommit = groupCommit;
         this.thread = new Thread(this::loop, "twofactord-writer");
         this.thread.setDaemon(false);
@@ -87,7 +96,7 @@ public final class Writer implements AutoCloseable {
      * committed with the next durable change, or after {@link #LAZY_COMMIT_MS} at the latest.
      */
     public <T> CompletableFuture<T> submitLazy(Change<T> change) {
-        return enqueue(change, groupCommit);
+        return enqueue(change, groupCommit && store.lazyCommits());
     }
 
     private <T> CompletableFuture<T> enqueue(Change<T> change, boolean lazy) {
@@ -122,43 +131,64 @@ public final class Writer implements AutoCloseable {
                 batch.clear();
                 continue;
             }
-            boolean durable = false;
-            StoreException storeFailure = null;
-            for (Job<?> job : batch) {
-                if (storeFailure != null) {
-                    job.fail(storeFailure); // the store broke under an earlier change of this batch
-                    continue;
-                }
-                try {
-                    job.run(store, completions);
-                } catch (StoreUnavailable e) {
-                    storeFailure = e.getCause();
-                    job.fail(storeFailure);
-                    continue;
-                } catch (StoreException | RuntimeException e) {
-                    job.fail(e); // this change's own failure; it wrote nothing
-                    continue;
-                }
-                if (job.lazy()) {
-                    if (lazyApplied++ == 0) {
-                        lazyDeadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LAZY_COMMIT_MS);
+            for (int attempt = 1; ; attempt++) {
+                int lazyBefore = lazyApplied;
+                boolean durable = false;
+                StoreException storeFailure = null;
+                for (Job<?> job : batch) {
+                    if (attempt > 1 && !job.lazy() && job.future().isDone()) {
+                        continue; // it failed on its own in an earlier attempt and was answered so
                     }
-                } else {
-                    durable = true;
+                    try {
+                        job.run(view, completions);
+                    } catch (StoreUnavailable e) {
+                        storeFailure = e.getCause(); // the store failed under this change
+                        break;
+                    } catch (StoreException | RuntimeException e) {
+                        job.fail(e); // this change's own failure; it wrote nothing
+                        continue;
+                    }
+                    if (job.lazy()) {
+                        if (lazyApplied++ == 0) {
+                            lazyDeadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LAZY_COMMIT_MS);
+                        }
+                    } else {
+                        durable = true;
+                    }
                 }
-            }
-            if (storeFailure != null) {
+                if (storeFailure == null
+                        && (durable || (lazyApplied > 0 && (System.nanoTime() - lazyDeadline >= 0 || !running)))) {
+                    try {
+                        store.commit();
+                        completions.forEach(Runnable::run);
+                        lazyApplied = 0;
+                    } catch (StoreException | RuntimeException e) {
+                        storeFailure = e instanceof StoreException se ? se
+                                : new StoreException("commit failed: " + e.getMessage(), e);
+                    }
+                }
+                if (storeFailure == null) {
+                    break;
+                }
+                if (storeFailure instanceof StoreTransient rolledBack) {
+                    completions.clear();
+                    // The store rolled the whole transaction back and is usable again: nothing of
+                    // this batch has been answered, so it can be applied again or failed alone.
+                    if (rolledBack.retryNow() && attempt < MAX_ATTEMPTS) {
+                        log.debug("batch of {} change(s) rolled back ({}); applying it again", batch.size(),
+                                rolledBack.getMessage());
+                        lazyApplied = lazyBefore;
+                        continue;
+                    }
+                    log.debug("batch of {} change(s) rolled back, answered 'unavailable': {}", batch.size(),
+                            rolledBack.getMessage());
+                    batch.forEach(job -> job.fail(rolledBack));
+                    lazyApplied = 0;
+                    break;
+                }
                 failed(batch, completions.size(), lazyApplied, storeFailure);
                 lazyApplied = 0;
-            } else if (durable || (lazyApplied > 0 && (System.nanoTime() - lazyDeadline >= 0 || !running))) {
-                try {
-                    store.commit();
-                    completions.forEach(Runnable::run);
-                } catch (StoreException | RuntimeException e) {
-                    failed(batch, completions.size(), lazyApplied, e instanceof StoreException se ? se
-                            : new StoreException("commit failed: " + e.getMessage(), e));
-                }
-                lazyApplied = 0;
+                break;
             }
             batch.clear();
             completions.clear();
