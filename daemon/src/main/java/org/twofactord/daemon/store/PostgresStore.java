@@ -170,6 +170,7 @@ public final class PostgresStore implements Store {
         }
     }
 
+    /** A new connection failed: the database is gone. Logged once, until it is back. */
     private void lost(SQLException e) {
         synchronized (health) {
             if (!down) {
@@ -182,9 +183,14 @@ public final class PostgresStore implements Store {
             }
             retryAtNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoffMs);
         }
+        dropIdle();
+    }
+
+    /** An open connection broke: the idle ones went with the same server (restarted, say). */
+    private void dropIdle() {
         Connection c;
         while ((c = idle.pollFirst()) != null) {
-            closeQuietly(c); // from the same server: as dead as the one that failed
+            closeQuietly(c);
         }
     }
 
@@ -222,27 +228,32 @@ public final class PostgresStore implements Store {
             Thread.currentThread().interrupt();
             throw new StoreUnavailable(new StoreTransient("interrupted", false, e));
         }
-        Connection c = null;
         try {
-            c = idle.pollFirst();
-            if (c == null) {
-                c = connect();
+            for (int attempt = 1; ; attempt++) {
+                Connection c = idle.pollFirst();
+                boolean reused = c != null;
+                if (c == null) {
+                    c = connect();
+                }
+                try {
+                    T result = op.run(c);
+                    idle.addFirst(c);
+                    return result;
+                } catch (SQLException e) {
+                    closeQuietly(c);
+                    if (connectionLost(e)) {
+                        dropIdle();
+                        if (reused && attempt == 1) {
+                            continue; // a connection left from before a restart: try a new one
+                        }
+                        lost(e);
+                    }
+                    throw new StoreUnavailable(new StoreTransient("database read failed: " + describe(e), false, e));
+                }
             }
-            T result = op.run(c);
-            idle.addFirst(c);
-            c = null;
-            return result;
         } catch (StoreTransient e) {
             throw new StoreUnavailable(e);
-        } catch (SQLException e) {
-            if (connectionLost(e)) {
-                lost(e);
-            }
-            throw new StoreUnavailable(new StoreTransient("database read failed: " + describe(e), false, e));
         } finally {
-            if (c != null) {
-                closeQuietly(c);
-            }
             readPermits.release();
         }
     }
@@ -477,6 +488,8 @@ public final class PostgresStore implements Store {
      */
     private final class Transaction implements Store {
         private Connection connection;
+        /** Whether the connection has served a commit: if it breaks now, it may be just stale. */
+        private boolean usedBefore;
         private boolean metaWritten;
 
         private <T> T run(Sql<T> op) {
@@ -490,20 +503,32 @@ public final class PostgresStore implements Store {
                         throw e;
                     }
                     connection = c;
+                    usedBefore = false;
                 }
                 return op.run(connection);
             } catch (StoreTransient e) {
                 throw new StoreUnavailable(e);
             } catch (SQLException e) {
-                throw new StoreUnavailable(rollBack(e));
+                throw new StoreUnavailable(rollBack(e, true));
             }
         }
 
-        /** Rolls the whole transaction back after a failed statement or commit. */
-        private StoreTransient rollBack(SQLException e) {
+        /**
+         * Rolls the whole transaction back after a failed statement or commit. A statement that
+         * failed on a connection from an earlier batch, because that connection broke, is worth
+         * one more try on a new connection (the batch is applied again): the database may have
+         * restarted since. A broken commit is not: it may have happened.
+         */
+        private StoreTransient rollBack(SQLException e, boolean statement) {
             metaWritten = false;
+            boolean retry = retryNow(e);
             if (connectionLost(e)) {
-                lost(e);
+                retry = statement && usedBefore;
+                if (retry) {
+                    dropIdle();
+                } else {
+                    lost(e);
+                }
                 close();
             } else if (connection != null) {
                 try {
@@ -512,7 +537,7 @@ public final class PostgresStore implements Store {
                     close();
                 }
             }
-            return new StoreTransient("database write rolled back: " + describe(e), retryNow(e), e);
+            return new StoreTransient("database write rolled back: " + describe(e), retry, e);
         }
 
         @Override
@@ -635,10 +660,11 @@ public final class PostgresStore implements Store {
             }
             try {
                 connection.commit();
+                usedBefore = true;
             } catch (SQLException e) {
                 // Lost with the connection, the commit may or may not have happened: the batch is
                 // answered 'unavailable' either way, which is safe (at worst a code is used up).
-                throw rollBack(e);
+                throw rollBack(e, false);
             }
             if (metaWritten) {
                 metaWritten = false;
