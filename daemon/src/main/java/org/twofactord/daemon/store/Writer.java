@@ -156,6 +156,11 @@ public final class Writer implements AutoCloseable {
                         durable = true;
                     }
                 }
+                if (!store.lazyCommits() && !batch.isEmpty()) {
+                    // Even a batch whose changes all failed on their own may hold row locks
+                    // (SELECT ... FOR UPDATE) that other daemons wait for: end its transaction.
+                    durable = true;
+                }
                 if (storeFailure == null
                         && (durable || (lazyApplied > 0 && (System.nanoTime() - lazyDeadline >= 0 || !running)))) {
                     try {

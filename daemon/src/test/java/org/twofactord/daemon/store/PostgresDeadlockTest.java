@@ -1,6 +1,7 @@
 package org.twofactord.daemon.store;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.security.SecureRandom;
@@ -81,6 +82,41 @@ class PostgresDeadlockTest {
                 assertEquals(2, two.user("bob").orElseThrow().failures(), "no update lost");
                 assertEquals(null, w1.broken());
                 assertEquals(null, w2.broken());
+            } finally {
+                w1.close();
+                w2.close();
+            }
+        }
+    }
+
+    @Test
+    void aChangeThatFailsOnItsOwnReleasesTheRowsItLocked() throws Exception {
+        SecureRandom random = new SecureRandom();
+        byte[] raw = new byte[MasterKey.KEY_BYTES];
+        random.nextBytes(raw);
+        MasterKey key = MasterKey.of(raw, random);
+        String url = server.createDatabase();
+        try (PostgresStore one = PostgresStore.open(url, PostgresServer.credentials(), key);
+             PostgresStore two = PostgresStore.open(url, PostgresServer.credentials(), key)) {
+            Writer w1 = new Writer(one);
+            Writer w2 = new Writer(two);
+            try {
+                UserRecord fresh = new UserRecord(key.seal("x", new byte[20]), 1, 0, 0, 0, 0, 1, 0, new byte[0], 0);
+                w1.submit(s -> {
+                    s.putUser("alice", fresh);
+                    return null;
+                }).get(10, TimeUnit.SECONDS);
+                CompletableFuture<Object> failing = w1.submit(s -> {
+                    s.user("alice"); // locks the row
+                    throw new IllegalStateException("this change's own failure");
+                });
+                assertThrows(java.util.concurrent.ExecutionException.class, () -> failing.get(10, TimeUnit.SECONDS));
+                // The other daemon's writer must get the row well within lock_timeout.
+                assertEquals("written", w2.submit(s -> {
+                    s.putUser("alice", s.user("alice").orElseThrow().withFailures(1, 0, 0));
+                    return "written";
+                }).get(10, TimeUnit.SECONDS));
+                assertEquals(1, one.user("alice").orElseThrow().failures());
             } finally {
                 w1.close();
                 w2.close();
