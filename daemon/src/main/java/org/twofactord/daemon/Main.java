@@ -1,5 +1,7 @@
 package org.twofactord.daemon;
 
+import ch.qos.logback.classic.LoggerContext;
+import org.slf4j.LoggerFactory;
 import org.twofactord.daemon.cli.TwofactordCommand;
 
 /** The entry point: everything happens in {@link TwofactordCommand#run}, which returns the exit code. */
@@ -8,6 +10,11 @@ public final class Main {
     }
 
     public static void main(String[] args) {
-        System.exit(TwofactordCommand.run(args));
+        int status = TwofactordCommand.run(args);
+        // Log lines are written by a background thread (logback.xml): let it finish first.
+        if (LoggerFactory.getILoggerFactory() instanceof LoggerContext context) {
+            context.stop();
+        }
+        System.exit(status);
     }
 }

@@ -83,6 +83,7 @@ public final class Server implements AutoCloseable {
     private final AtomicInteger open = new AtomicInteger();
     private final ConcurrentHashMap<Long, AtomicInteger> perUid = new ConcurrentHashMap<>();
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
+    private final Admission admission = new Admission(Admission.defaultPermits());
     private volatile boolean stopping;
 
     private Server(Config config, Options options, AFUNIXServerSocket inherited) throws StoreException, IOException {
@@ -324,6 +325,10 @@ public final class Server implements AutoCloseable {
         return dispatcher;
     }
 
+    Admission admission() {
+        return admission;
+    }
+
     /** Counts a connection of an ordinary uid; false if that uid is at its limit. */
     boolean admitUid(long uid) {
         AtomicInteger count = perUid.computeIfAbsent(uid, u -> new AtomicInteger());
@@ -352,7 +357,8 @@ public final class Server implements AutoCloseable {
 
     private void expirePending() {
         long now = services.nowS();
-        for (String name : store.names()) {
+        // Only the pending names: every name would be a 100 MB sweep a minute at a million users.
+        for (String name : store.pendingNames()) {
             if (store.pending(name).filter(p -> p.expiredAt(now)).isPresent()) {
                 writer.submit(s -> {
                     s.pending(name).filter(p -> p.expiredAt(now)).ifPresent(p -> s.removePending(name));

@@ -72,6 +72,9 @@ final class Services {
     }
 
     private <T> T await(CompletableFuture<T> future) throws StoreException {
+        if (!future.isDone()) {
+            Admission.stepAside();
+        }
         try {
             return future.get(WRITE_TIMEOUT_S, TimeUnit.SECONDS);
         } catch (ExecutionException e) {

@@ -112,7 +112,17 @@ final class Session implements Runnable {
                 if (request.isEmpty()) {
                     continue;
                 }
-                reply = server.dispatcher().dispatch(caller, request.get());
+                try {
+                    server.admission().enter();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+                try {
+                    reply = server.dispatcher().dispatch(caller, request.get());
+                } finally {
+                    server.admission().leave();
+                }
                 close = request.get().command().equals(Commands.QUIT) && reply.isOk();
             } else if (frame instanceof LineReader.TooLong) {
                 reply = Reply.err(ErrorCodes.TOO_LONG, "request line exceeds " + LineReader.MAX_LINE_BYTES + " bytes");

@@ -359,6 +359,11 @@ public final class PostgresStore implements Store {
     }
 
     @Override
+    public List<String> pendingNames() {
+        return read(PostgresStore::selectPendingNames);
+    }
+
+    @Override
     public int userCount() {
         return read(c -> {
             try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM users")) {
@@ -398,6 +403,16 @@ public final class PostgresStore implements Store {
         TreeSet<String> all = new TreeSet<>(); // Java's order, as MapDB gives it, whatever the collation
         try (Statement st = c.createStatement();
              ResultSet rs = st.executeQuery("SELECT name FROM users UNION SELECT name FROM pending")) {
+            while (rs.next()) {
+                all.add(rs.getString(1));
+            }
+        }
+        return new ArrayList<>(all);
+    }
+
+    private static List<String> selectPendingNames(Connection c) throws SQLException {
+        TreeSet<String> all = new TreeSet<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT name FROM pending")) {
             while (rs.next()) {
                 all.add(rs.getString(1));
             }
@@ -565,6 +580,11 @@ public final class PostgresStore implements Store {
         @Override
         public List<String> names() {
             return run(PostgresStore::selectNames);
+        }
+
+        @Override
+        public List<String> pendingNames() {
+            return run(PostgresStore::selectPendingNames);
         }
 
         @Override

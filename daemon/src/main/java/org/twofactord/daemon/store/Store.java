@@ -22,6 +22,9 @@ public interface Store extends AutoCloseable {
     /** Every name with a record or a pending enrolment, sorted. */
     List<String> names();
 
+    /** The names with a pending enrolment (few: a pending enrolment lives ten minutes). */
+    List<String> pendingNames();
+
     /** How many users are enrolled. */
     int userCount();
 

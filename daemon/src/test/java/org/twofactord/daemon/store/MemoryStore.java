@@ -27,6 +27,8 @@ public final class MemoryStore implements Store {
         return new ArrayList<>(all);
     }
 
+    @Override public List<String> pendingNames() { return new ArrayList<>(pending.keySet()); }
+
     @Override public int userCount() { return users.size(); }
     @Override public void putMeta(String key, String value) { meta.put(key, value); }
     @Override public void removeMeta(String key) { meta.remove(key); }

@@ -33,6 +33,7 @@ class StoreFailureTest {
         @Override public Optional<UserRecord> user(String name) { return inner.user(name); }
         @Override public Optional<PendingEnrollment> pending(String name) { return inner.pending(name); }
         @Override public List<String> names() { return inner.names(); }
+        @Override public List<String> pendingNames() { return inner.pendingNames(); }
         @Override public int userCount() { return inner.userCount(); }
         @Override public void putMeta(String key, String value) { inner.putMeta(key, value); }
         @Override public void removeMeta(String key) { inner.removeMeta(key); }
