@@ -183,6 +183,7 @@ public final class Writer implements AutoCloseable {
                         log.debug("batch of {} change(s) rolled back ({}); applying it again", batch.size(),
                                 rolledBack.getMessage());
                         lazyApplied = lazyBefore;
+                        pauseBeforeRetry(attempt);
                         continue;
                     }
                     log.debug("batch of {} change(s) rolled back, answered 'unavailable': {}", batch.size(),
@@ -197,6 +198,18 @@ public final class Writer implements AutoCloseable {
             }
             batch.clear();
             completions.clear();
+        }
+    }
+
+    /**
+     * A short random pause before a batch is applied again, so that two daemons whose batches
+     * deadlocked do not meet again in the same order at once.
+     */
+    private static void pauseBeforeRetry(int attempt) {
+        try {
+            Thread.sleep(java.util.concurrent.ThreadLocalRandom.current().nextInt(1, 1 + 10 * attempt));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

@@ -77,7 +77,9 @@ class PostgresDeadlockTest {
                 CompletableFuture<String> f2 = w2.submit(crossing("bob", "alice", bobHeld, aliceHeld, applied));
                 assertEquals("alice then bob", f1.get(20, TimeUnit.SECONDS));
                 assertEquals("bob then alice", f2.get(20, TimeUnit.SECONDS));
-                assertEquals(3, applied.get(), "one of the two batches was applied a second time");
+                // At least one batch was applied again; the retry can meet the other batch once
+                // more (a row lock is not queued fairly after an abort), and is retried again.
+                assertTrue(applied.get() >= 3, "a batch was applied again: " + applied.get());
                 assertEquals(2, one.user("alice").orElseThrow().failures(), "no update lost");
                 assertEquals(2, two.user("bob").orElseThrow().failures(), "no update lost");
                 assertEquals(null, w1.broken());
