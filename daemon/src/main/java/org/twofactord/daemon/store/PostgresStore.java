@@ -79,6 +79,8 @@ public final class PostgresStore implements Store {
     private final ConcurrentLinkedDeque<Connection> idle = new ConcurrentLinkedDeque<>();
     private final Transaction transaction = new Transaction();
     private volatile CachedMeta metaCache;
+    /** Moves when this daemon commits a meta change, so that a read begun before it is not cached. */
+    private final java.util.concurrent.atomic.AtomicLong metaVersion = new java.util.concurrent.atomic.AtomicLong();
 
     // Reachability, for the backoff and for one log line on loss and one on recovery.
     private final Object health = new Object();
@@ -329,6 +331,7 @@ public final class PostgresStore implements Store {
         CachedMeta cached = metaCache;
         if (cached == null || System.nanoTime() - cached.readAtNanos() >= TimeUnit.MILLISECONDS.toNanos(META_CACHE_MS)) {
             long now = System.nanoTime();
+            long version = metaVersion.get();
             cached = new CachedMeta(read(c -> {
                 Map<String, String> all = new HashMap<>();
                 try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT key, value FROM meta")) {
@@ -338,7 +341,11 @@ public final class PostgresStore implements Store {
                 }
                 return all;
             }), now);
-            metaCache = cached;
+            synchronized (metaVersion) {
+                if (metaVersion.get() == version) {
+                    metaCache = cached; // unless this daemon changed policy or issuer meanwhile
+                }
+            }
         }
         return Optional.ofNullable(cached.values().get(key));
     }
@@ -688,7 +695,10 @@ public final class PostgresStore implements Store {
             }
             if (metaWritten) {
                 metaWritten = false;
-                metaCache = null; // this daemon sees its own change at once
+                synchronized (metaVersion) {
+                    metaVersion.incrementAndGet();
+                    metaCache = null; // this daemon sees its own change at once
+                }
             }
         }
 
