@@ -14,8 +14,9 @@ import org.twofactord.protocol.Reply;
 /**
  * Checks one code for one enrolled user and consumes it: the decision VERIFY makes, and the proof a
  * self caller gives for ENROLL, REMOVE and BACKUP. The matching step (or used backup code) is
- * written and committed by the {@link org.twofactord.daemon.store.Writer} before the OK is
- * returned, under a precondition re-checked there, so two requests with one fresh code get one OK.
+ * written by the {@link org.twofactord.daemon.store.Writer} and made durable (committed, or the
+ * user's record synced to the store's journal) before the OK is returned, under a precondition
+ * re-checked there, so two requests with one fresh code get one OK.
  */
 final class CodeCheck {
     private final Services services;
@@ -56,12 +57,12 @@ final class CodeCheck {
             return counted(services.writeLazy(store -> fail(store, name, record.generation(), Reasons.INVALID, now)));
         }
         long matched = step.getAsLong();
-        return counted(services.write(store -> accept(store, name, record.generation(), matched, now)));
+        return counted(services.writeSynced(name, store -> accept(store, name, record.generation(), matched, now)));
     }
 
     private Outcome useBackup(String name, UserRecord record, String digits, long now) throws StoreException {
         byte[] hash = services.key.backupHash(name, digits);
-        return services.write(store -> useBackup(store, name, record.generation(), hash, now));
+        return services.writeSynced(name, store -> useBackup(store, name, record.generation(), hash, now));
     }
 
     private Outcome counted(Outcome outcome) {

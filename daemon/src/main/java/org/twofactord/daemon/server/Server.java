@@ -13,6 +13,7 @@ import java.time.Clock;
 import java.util.EnumSet;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -79,6 +80,7 @@ public final class Server implements AutoCloseable {
     private final Object socketFileKey;
     private final ThreadPoolExecutor pool;
     private final ScheduledExecutorService timer;
+    private final ExecutorService refusals;
     private final Thread acceptThread;
     private final AtomicInteger open = new AtomicInteger();
     private final ConcurrentHashMap<Long, AtomicInteger> perUid = new ConcurrentHashMap<>();
@@ -133,6 +135,8 @@ public final class Server implements AutoCloseable {
         this.pool = new ThreadPoolExecutor(0, config.maxConnections() + 16, 60, TimeUnit.SECONDS,
                 new SynchronousQueue<>(), named("twofactord-session"));
         this.timer = Executors.newSingleThreadScheduledExecutor(named("twofactord-timer"));
+        this.refusals = new ThreadPoolExecutor(0, 4, 10, TimeUnit.SECONDS, new SynchronousQueue<>(),
+                named("twofactord-refuse"));
         long tickMs = Math.max(100, Math.min(1000, config.idleTimeoutS() * 250L));
         timer.scheduleWithFixedDelay(this::reap, tickMs, tickMs, TimeUnit.MILLISECONDS);
         timer.scheduleWithFixedDelay(this::expirePending, 60, 60, TimeUnit.SECONDS);
@@ -294,7 +298,7 @@ public final class Server implements AutoCloseable {
             services.stats.connections.incrementAndGet();
             if (open.incrementAndGet() > config.maxConnections() || stopping) {
                 open.decrementAndGet();
-                Session.refuseBusy(socket);
+                refuse(socket);
                 continue;
             }
             Session session = new Session(socket, this, config.idleTimeoutS() * 1_000_000_000L);
@@ -304,8 +308,22 @@ public final class Server implements AutoCloseable {
             } catch (RejectedExecutionException e) {
                 sessions.remove(session);
                 open.decrementAndGet();
-                Session.refuseBusy(socket);
+                refuse(socket);
             }
+        }
+    }
+
+    /**
+     * Refuses a connection without making the caller (the accept thread, or a session thread whose
+     * slot must be freed) wait: the linger that keeps the reply from being lost (see
+     * {@link Session#refuseBusy}) runs on one of four threads of its own; when they are all busy
+     * (a connection flood, a thousand silent connections from one uid), it is refused at once.
+     */
+    void refuse(AFUNIXSocket socket) {
+        try {
+            refusals.execute(() -> Session.refuseBusy(socket, Session.BUSY_LINGER_MS));
+        } catch (RejectedExecutionException e) {
+            Session.refuseBusy(socket, 0);
         }
     }
 
@@ -416,6 +434,7 @@ public final class Server implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         timer.shutdownNow();
+        refusals.shutdownNow();
         writer.close();
         store.close();
         removeSocketFile();

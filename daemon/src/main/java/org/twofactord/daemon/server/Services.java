@@ -64,6 +64,14 @@ final class Services {
     }
 
     /**
+     * Hands a change that writes only {@code user}'s record to the writer and waits until that
+     * record is durable (see {@link Writer#submitSynced}).
+     */
+    <T> T writeSynced(String user, Writer.Change<T> change) throws StoreException {
+        return await(writer.submitSynced(user, change));
+    }
+
+    /**
      * Hands a change to the writer and waits only until it is applied; it is committed within
      * {@link Writer#LAZY_COMMIT_MS}. For failure counts, whose NO may go out before they are durable.
      */

@@ -44,13 +44,15 @@ final class Session implements Runnable {
     @Override
     public void run() {
         Caller caller = null;
+        boolean handedOff = false;
         try {
             AFUNIXSocketCredentials creds = socket.getPeerCredentials();
             Peer peer = new Peer(creds.getUid(), creds.getGid(), creds.getPid());
             caller = server.roles().resolve(peer);
             if (caller.ordinary() && !server.admitUid(peer.uid())) {
                 caller = null; // not counted, so nothing to release
-                refuseBusy(socket);
+                handedOff = true; // the refusal owns the socket now
+                server.refuse(socket);
                 return;
             }
             serve(caller);
@@ -62,19 +64,49 @@ final class Session implements Runnable {
             if (caller != null && caller.ordinary()) {
                 server.releaseUid(caller.peer().uid());
             }
-            close();
+            if (!handedOff) {
+                close();
+            }
             server.sessionEnded(this);
         }
     }
 
-    static void refuseBusy(AFUNIXSocket socket) {
+    /** How long a refused connection is kept to read and drop the client's request. */
+    static final int BUSY_LINGER_MS = 200;
+    private static final int BUSY_LINGER_BYTES = 64 * 1024;
+
+    /**
+     * Answers {@code ERR busy} and closes. Closing a Unix socket with unread input resets it, and
+     * the client, whose request is usually there already, could lose the reply; so our side is
+     * ended first, what has arrived is read and dropped, and then what the client still sends,
+     * until it closes, for at most {@code lingerMs} (0: only what has arrived).
+     */
+    static void refuseBusy(AFUNIXSocket socket, int lingerMs) {
         try {
             OutputStream out = socket.getOutputStream();
             out.write((Reply.err(ErrorCodes.BUSY, "too many connections").format() + "\n")
                     .getBytes(StandardCharsets.UTF_8));
             out.flush();
+            socket.shutdownOutput();
+            InputStream in = socket.getInputStream();
+            byte[] scratch = new byte[4096];
+            int ready;
+            while ((ready = Math.min(in.available(), scratch.length)) > 0) { // what is there already
+                in.read(scratch, 0, ready);
+            }
+            if (lingerMs > 0) {
+                long end = System.nanoTime() + lingerMs * 1_000_000L;
+                long dropped = 0;
+                long left;
+                int n = 0;
+                while (dropped < BUSY_LINGER_BYTES && n >= 0 && (left = end - System.nanoTime()) > 0) {
+                    socket.setSoTimeout((int) Math.max(1, left / 1_000_000L));
+                    n = in.read(scratch);
+                    dropped += Math.max(n, 0);
+                }
+            }
         } catch (IOException ignored) {
-            // the peer left already
+            // the peer left already, or the linger ran out
         } finally {
             try {
                 socket.close();

@@ -38,6 +38,8 @@ public final class MapDbStore implements Store {
     public static final int SCHEMA_VERSION = 1;
     static final String META_SCHEMA = "schema_version";
     static final String META_KEY_CHECK = "key_check";
+    /** The number of the last commit; journal entries made after it carry it. */
+    static final String META_COMMIT = "commit_number";
 
     /** The open database and its maps. */
     private record Maps(DB db, ConcurrentMap<String, String> meta, BTreeMap<String, byte[]> users,
@@ -62,11 +64,18 @@ public final class MapDbStore implements Store {
     /** Held by every write to users; a reader fills the cache under it, and only if {@link #writes} did not move. */
     private final Object cacheLock = new Object();
     private long writes; // guarded by cacheLock
+    private Journal journal; // opened after the schema and key are checked
+    private long commitNumber;
 
     private MapDbStore(Path file, DB db) {
         this.file = file;
         this.maps = Maps.of(db);
         this.metaCache.putAll(maps.meta());
+    }
+
+    /** The journal beside the store file. */
+    static Path journalPath(Path file) {
+        return file.resolveSibling(file.getFileName() + ".journal");
     }
 
     /**
@@ -115,6 +124,7 @@ public final class MapDbStore implements Store {
             restrictPermissions(file);
             MapDbStore store = new MapDbStore(file, db);
             store.checkSchemaAndKey(file, key, existed);
+            store.replayJournal();
             return store;
         } catch (StoreException | RuntimeException e) {
             db.close();
@@ -160,6 +170,40 @@ public final class MapDbStore implements Store {
         if (!check.equals(meta.get(META_KEY_CHECK))) {
             throw new StoreException("the master key does not match store " + file
                     + "; restore the master.key that was backed up with this store");
+        }
+    }
+
+    /**
+     * Applies the journal's entries made after the last commit (in order: each is a whole record),
+     * commits them, and empties the journal.
+     */
+    private void replayJournal() throws StoreException {
+        commitNumber = metaCache.containsKey(META_COMMIT) ? Long.parseLong(metaCache.get(META_COMMIT)) : 0;
+        try {
+            journal = Journal.open(journalPath(file));
+            int replayed = 0;
+            for (Journal.Entry entry : journal.read()) {
+                if (entry.commit() != commitNumber) {
+                    continue; // covered by a later commit
+                }
+                if (entry.record() == null) {
+                    removeUser(entry.name());
+                } else {
+                    putUser(entry.name(), UserRecord.decode(entry.record()));
+                }
+                replayed++;
+            }
+            if (replayed > 0) {
+                org.slf4j.LoggerFactory.getLogger(MapDbStore.class).info(
+                        "replayed {} change(s) from {} made after the last commit", replayed, journal.path());
+            }
+            commit();
+        } catch (IOException e) {
+            throw new StoreException("journal " + journalPath(file) + " cannot be read: " + e.getMessage()
+                    + "; restore the store from a backup (docs/operations.md)", e);
+        } catch (RuntimeException e) {
+            throw new StoreException("journal " + journalPath(file) + " is damaged (" + describe(e)
+                    + "); restore the store from a backup (docs/operations.md)", e);
         }
     }
 
@@ -268,9 +312,35 @@ public final class MapDbStore implements Store {
     @Override
     public void commit() throws StoreException {
         try {
+            putMeta(META_COMMIT, Long.toString(commitNumber + 1));
             maps.db().commit();
         } catch (RuntimeException e) {
             throw new StoreException("commit failed: " + describe(e), e);
+        }
+        commitNumber++;
+        if (journal != null) {
+            try {
+                journal.clear(); // every entry is older than this commit now: only space to reclaim
+            } catch (IOException e) {
+                throw new StoreException("journal " + journal.path() + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /**
+     * Makes the users' current records durable with one append to the journal and one fdatasync,
+     * instead of a commit; the next commit covers them too, and a restart before it replays them.
+     */
+    @Override
+    public void sync(java.util.Collection<String> names) throws StoreException {
+        List<Journal.Entry> entries = new ArrayList<>(names.size());
+        for (String name : names) {
+            entries.add(new Journal.Entry(commitNumber, name, user(name).map(UserRecord::encode).orElse(null)));
+        }
+        try {
+            journal.appendAndSync(entries);
+        } catch (IOException e) {
+            throw new StoreException("journal " + journal.path() + ": " + e.getMessage(), e);
         }
     }
 
@@ -293,6 +363,13 @@ public final class MapDbStore implements Store {
 
     @Override
     public void close() {
+        try {
+            if (journal != null) {
+                journal.close();
+            }
+        } catch (IOException e) {
+            // closing a file we only append to: nothing to lose
+        }
         try {
             if (!maps.db().isClosed()) {
                 maps.db().close();

@@ -82,9 +82,11 @@ public interface Store extends AutoCloseable {
     }
 
     /**
-     * Whether a failure count may be answered before its commit ({@link Writer#submitLazy}). A
-     * database shared by several daemons says no: it commits every batch at once rather than
-     * hold row locks, which other daemons wait for, until a later commit.
+     * Whether a change may be answered before its commit: a failure count
+     * ({@link Writer#submitLazy}), or a record made durable by {@link #sync} alone
+     * ({@link Writer#submitSynced}). A database shared by several daemons says no: it commits
+     * every batch at once rather than hold row locks, which other daemons wait for, until a later
+     * commit; and its commit is already a single WAL flush.
      */
     default boolean lazyCommits() {
         return true;
@@ -92,6 +94,15 @@ public interface Store extends AutoCloseable {
 
     /** Makes every write since the last commit durable. */
     void commit() throws StoreException;
+
+    /**
+     * Makes the current records of these users durable, possibly more cheaply than a commit (the
+     * MapDB store appends them to a journal); other writes wait for the next commit. The default
+     * commits.
+     */
+    default void sync(java.util.Collection<String> names) throws StoreException {
+        commit();
+    }
 
     /**
      * Commits, then copies the store's files into {@code dir} (which must not exist): a

@@ -30,15 +30,22 @@ public final class Writer implements AutoCloseable {
         T apply(Store store) throws StoreException;
     }
 
-    /**
-     * A queued change. A lazy job's future completes as soon as it is applied; it reaches the disk
-     * with the next commit, at most {@link #LAZY_COMMIT_MS} later.
-     */
-    private record Job<T>(Change<T> change, CompletableFuture<T> future, boolean lazy) {
-        /** Applies the change; a lazy job is answered at once, a durable one after the commit. */
+    /** How a job's change reaches the disk before its answer goes out. */
+    private enum Kind {
+        /** Committed before it is answered. */
+        COMMITTED,
+        /** The user's record synced ({@link Store#sync}) before it is answered; committed later. */
+        SYNCED,
+        /** Answered once applied; committed at most {@link #LAZY_COMMIT_MS} later. */
+        LAZY
+    }
+
+    /** A queued change, and the user whose record it changes (for a synced one). */
+    private record Job<T>(Change<T> change, CompletableFuture<T> future, Kind kind, String user) {
+        /** Applies the change; a lazy job is answered at once, the others after the disk has it. */
         void run(Store store, List<Runnable> completions) throws StoreException {
             T result = change.apply(store);
-            if (lazy) {
+            if (kind == Kind.LAZY) {
                 future.complete(result);
             } else {
                 completions.add(() -> future.complete(result));
@@ -86,7 +93,18 @@ public final class Writer implements AutoCloseable {
 
     /** Queues a change; the future completes after the commit that covers it. */
     public <T> CompletableFuture<T> submit(Change<T> change) {
-        return enqueue(change, false);
+        return enqueue(change, Kind.COMMITTED, null);
+    }
+
+    /**
+     * Queues a change that writes only {@code user}'s record (an accepted code, a used backup
+     * code); the future completes once that record is durable: committed, or synced with
+     * {@link Store#sync} when no other change of the batch needs a commit (for MapDB one append and
+     * one fdatasync to its journal, instead of a commit's two fsyncs). The change is committed
+     * within {@link #LAZY_COMMIT_MS} like a lazy one.
+     */
+    public <T> CompletableFuture<T> submitSynced(String user, Change<T> change) {
+        return enqueue(change, groupCommit ? Kind.SYNCED : Kind.COMMITTED, user);
     }
 
     /**
@@ -96,16 +114,18 @@ public final class Writer implements AutoCloseable {
      * committed with the next durable change, or after {@link #LAZY_COMMIT_MS} at the latest.
      */
     public <T> CompletableFuture<T> submitLazy(Change<T> change) {
-        return enqueue(change, groupCommit && store.lazyCommits());
+        return enqueue(change, groupCommit ? Kind.LAZY : Kind.COMMITTED, null);
     }
 
-    private <T> CompletableFuture<T> enqueue(Change<T> change, boolean lazy) {
+    private <T> CompletableFuture<T> enqueue(Change<T> change, Kind requested, String user) {
+        // A store shared by several daemons commits every batch: see Store#lazyCommits.
+        Kind kind = store.lazyCommits() ? requested : Kind.COMMITTED;
         CompletableFuture<T> future = new CompletableFuture<>();
         if (!running) {
             future.completeExceptionally(new StoreException("the store is closing"));
             return future;
         }
-        queue.add(new Job<>(change, future, lazy));
+        queue.add(new Job<>(change, future, kind, user));
         return future;
     }
 
@@ -134,9 +154,10 @@ public final class Writer implements AutoCloseable {
             for (int attempt = 1; ; attempt++) {
                 int lazyBefore = lazyApplied;
                 boolean durable = false;
+                java.util.Set<String> synced = new java.util.LinkedHashSet<>();
                 StoreException storeFailure = null;
                 for (Job<?> job : batch) {
-                    if (attempt > 1 && !job.lazy() && job.future().isDone()) {
+                    if (attempt > 1 && job.kind() != Kind.LAZY && job.future().isDone()) {
                         continue; // it failed on its own in an earlier attempt and was answered so
                     }
                     try {
@@ -148,12 +169,15 @@ public final class Writer implements AutoCloseable {
                         job.fail(e); // this change's own failure; it wrote nothing
                         continue;
                     }
-                    if (job.lazy()) {
+                    if (job.kind() == Kind.COMMITTED) {
+                        durable = true;
+                    } else {
+                        if (job.kind() == Kind.SYNCED) {
+                            synced.add(job.user());
+                        }
                         if (lazyApplied++ == 0) {
                             lazyDeadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LAZY_COMMIT_MS);
                         }
-                    } else {
-                        durable = true;
                     }
                 }
                 if (!store.lazyCommits() && !batch.isEmpty()) {
@@ -170,6 +194,14 @@ public final class Writer implements AutoCloseable {
                     } catch (StoreException | RuntimeException e) {
                         storeFailure = e instanceof StoreException se ? se
                                 : new StoreException("commit failed: " + e.getMessage(), e);
+                    }
+                } else if (storeFailure == null && !synced.isEmpty()) {
+                    try {
+                        store.sync(synced);
+                        completions.forEach(Runnable::run);
+                    } catch (StoreException | RuntimeException e) {
+                        storeFailure = e instanceof StoreException se ? se
+                                : new StoreException("sync failed: " + e.getMessage(), e);
                     }
                 }
                 if (storeFailure == null) {
@@ -223,7 +255,8 @@ public final class Writer implements AutoCloseable {
      * not attempted.
      */
     private void failed(List<Job<?>> batch, int waiting, int lazyLost, StoreException cause) {
-        log.error("store write failed; {} request(s) answered 'unavailable', {} failure count(s) lost; the store is "
+        log.error("store write failed; {} request(s) answered 'unavailable', {} applied change(s) not committed "
+                + "(failure counts among them are lost; accepted codes already synced are in the journal); the store is "
                 + "unusable until twofactord restarts: {}", waiting, lazyLost, cause.getMessage());
         broken = cause;
         batch.forEach(job -> job.fail(cause)); // no effect on those already answered

@@ -54,6 +54,26 @@ class LimitsTest {
         }
     }
 
+    /**
+     * A client that sends its request at once and reads only later (what a PAM module or a web
+     * login does) still gets the busy reply: closing with its request unread would reset the
+     * connection and drop the reply from under it.
+     */
+    @Test
+    void aRefusedClientThatSentItsRequestFirstStillReadsBusy() throws Exception {
+        try (TestDaemon daemon = new TestDaemon(dir).set("max_connections", "1").start();
+             Client held = daemon.client()) {
+            held.expect("PING", "OK");
+            for (int i = 0; i < 20; i++) {
+                try (Client extra = daemon.client()) {
+                    extra.send("VERIFY alice 123456");
+                    Thread.sleep(30); // the daemon has answered and closed by now
+                    assertEquals("ERR busy too many connections", extra.read(), "attempt " + i);
+                }
+            }
+        }
+    }
+
     @Test
     void overTheConnectionLimitIsBusyAndRecoversAfter() throws Exception {
         try (TestDaemon daemon = new TestDaemon(dir).set("max_connections", "3").start()) {

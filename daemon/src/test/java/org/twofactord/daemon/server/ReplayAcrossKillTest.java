@@ -16,7 +16,9 @@ import org.twofactord.daemon.store.Writer;
 
 /**
  * The daemon in its own JVM is killed with kill -9 right after it answered OK; after a restart
- * the accepted code, the used backup code and the lockout are all still in force. 20 rounds.
+ * the accepted code, the used backup code and the lockout are all still in force. 20 rounds. The
+ * two OKs are made durable through the store's journal (no commit follows them within the few
+ * milliseconds before the kill), so the restarts replay it; the test checks that they did.
  */
 class ReplayAcrossKillTest {
     static final int ROUNDS = 20;
@@ -34,6 +36,7 @@ class ReplayAcrossKillTest {
         Clock clock = Clock.systemUTC();
         Round previous = null;
         int checks = 0;
+        int replayedRounds = 0;
         for (int round = 0; round <= ROUNDS; round++) {
             try (DaemonProcess daemon = DaemonProcess.start(state); Client c = daemon.client()) {
                 if (previous != null) {
@@ -43,13 +46,16 @@ class ReplayAcrossKillTest {
                     String locked = c.call("VERIFY " + previous.lockedUser() + " " + Totp.code(previous.lockedSecret(), clock, 0));
                     assertTrue(locked.startsWith("NO locked"), "round " + round + ": lockout lost: " + locked);
                     checks += 3;
+                    if (daemon.output().contains("made after the last commit")) { // logged at start
+                        replayedRounds++;
+                    }
                 }
                 if (round == ROUNDS) {
                     break;
                 }
                 c.expect("POLICY ENABLE", "OK {\"mode\":\"optional\",\"enabled\":true}");
-                // Failure counts may reach the disk up to 100 ms after their NO; the OKs below are
-                // committed before they are sent, and their commit carries the lockout with it.
+                // Failure counts may reach the disk up to 100 ms after their NO; the enrolment
+                // below is committed before its reply, and that commit carries the lockout.
                 String lockedUser = "l" + round;
                 Enrolment l = enrol(c, lockedUser, clock);
                 String wrong = Totp.wrongCode(l.secret, clock);
@@ -67,6 +73,8 @@ class ReplayAcrossKillTest {
             }
         }
         assertEquals(ROUNDS * 3, checks);
+        assertTrue(replayedRounds > 0, "no restart replayed the journal: the kill never came before the commit");
+        System.out.println("restarts that replayed the journal: " + replayedRounds + " of " + ROUNDS);
     }
 
     @Test

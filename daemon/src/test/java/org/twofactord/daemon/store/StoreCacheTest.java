@@ -59,8 +59,8 @@ class StoreCacheTest {
             }
             for (long step = 1; step <= 20_000 && failure.get() == null; step++) {
                 if (step % 100 == 0) {
+                    floor.set(-1); // first: a reader that saw the old floor read removals before this
                     removals.incrementAndGet();
-                    floor.set(-1);
                     store.removeUser("alice");
                     for (int k = 0; k < 50; k++) {
                         if (store.user("alice").isPresent()) {

@@ -175,6 +175,20 @@ abstract class StoreContractTest {
     }
 
     @Test
+    void anAcceptedStepAnsweredAsSyncedIsKeptAcrossAReopen() throws Exception {
+        write(s -> {
+            s.putUser("alice", record("alice", 1, 10));
+            return null;
+        });
+        assertTrue(writer.submitSynced("alice", s -> s.acceptStep("alice", 1, 11, 2000)).get(10, TimeUnit.SECONDS));
+        writer.close();
+        store.close();
+        store = reopen(key);
+        writer = new Writer(store);
+        assertEquals(11, store.user("alice").get().lastStep());
+    }
+
+    @Test
     void failureCountsAddUpThroughReadModifyWrite() throws Exception {
         write(s -> {
             s.putUser("alice", record("alice", 1, 10));

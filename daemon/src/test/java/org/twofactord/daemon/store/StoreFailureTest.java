@@ -51,6 +51,14 @@ class StoreFailureTest {
             }
             inner.commit();
         }
+
+        @Override
+        public void sync(java.util.Collection<String> names) throws StoreException {
+            if (failCommits.get()) {
+                throw new StoreException("No space left on device (injected)");
+            }
+            inner.sync(names);
+        }
     }
 
     @Test

@@ -35,6 +35,14 @@ class WriterTest {
             super(inner, fail);
         }
 
+        final AtomicInteger syncs = new AtomicInteger();
+
+        @Override
+        public void sync(java.util.Collection<String> names) throws StoreException {
+            syncs.incrementAndGet();
+            super.sync(names);
+        }
+
         @Override
         public void commit() throws StoreException {
             committing.countDown();
@@ -47,6 +55,30 @@ class WriterTest {
     private GatedStore open(AtomicBoolean fail) throws Exception {
         MasterKey key = MasterKey.loadOrCreate(dir.resolve("master.key"), true, new SecureRandom());
         return new GatedStore(MapDbStore.open(dir.resolve("t.db"), key), fail);
+    }
+
+    @Test
+    void aSyncedChangeIsAnsweredAfterItsSyncAndCommittedWithinTheLazyDelay() throws Exception {
+        GatedStore store = open(new AtomicBoolean());
+        store.permits.release(1000);
+        Writer writer = new Writer(store);
+        try {
+            MasterKey key = MasterKey.loadOrCreate(dir.resolve("master.key"), true, new SecureRandom());
+            UserRecord alice = new UserRecord(key.seal("alice", new byte[20]), 1, 7, 0, 0, 0, 1L, 0, new byte[0], 0);
+            int commitsBefore = store.commits.get();
+            String outcome = writer.submitSynced("alice", s -> {
+                s.putUser("alice", alice);
+                return "accepted";
+            }).get(5, TimeUnit.SECONDS);
+            assertEquals("accepted", outcome);
+            assertEquals(1, store.syncs.get(), "answered after one sync");
+            assertEquals(commitsBefore, store.commits.get(), "no commit before the answer");
+            Thread.sleep(Writer.LAZY_COMMIT_MS * 3);
+            assertEquals(commitsBefore + 1, store.commits.get(), "committed within the lazy delay");
+        } finally {
+            writer.close();
+            store.close();
+        }
     }
 
     @Test
