@@ -1,10 +1,12 @@
 package org.twofactord.daemon.fleet;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -24,6 +26,7 @@ import org.twofactord.daemon.MutableClock;
 import org.twofactord.daemon.TestDaemon;
 import org.twofactord.daemon.Totp;
 import org.twofactord.daemon.store.PostgresServer;
+import org.twofactord.daemon.store.StoreException;
 
 /**
  * Two daemons on two sockets sharing one PostgreSQL database, as a fleet does: replay protection,
@@ -150,6 +153,36 @@ class FleetTest {
                 Thread.sleep(50);
             }
             assertEquals("OK {\"mode\":\"required\",\"enabled\":true}", seen);
+        }
+    }
+
+    @Test
+    void aDaemonWithAnotherKeyOrAReadablePasswordFileRefusesToStart() throws Exception {
+        String url = postgres.createDatabase();
+        TestDaemon first = new TestDaemon(dir.resolve("first"), clock);
+        PostgresServer.configure(first, url, dir.resolve("first"));
+        first.start();
+        first.close();
+        // No copy of the fleet's key: this daemon makes one of its own, which the database refuses.
+        TestDaemon stranger = new TestDaemon(dir.resolve("stranger"), clock);
+        PostgresServer.configure(stranger, url, dir.resolve("stranger"));
+        StoreException e = assertThrows(StoreException.class, stranger::start);
+        assertTrue(e.getMessage().contains("the master key does not match the database"), e.getMessage());
+
+        TestDaemon careless = new TestDaemon(dir.resolve("careless"), clock);
+        PostgresServer.configure(careless, url, dir.resolve("careless"));
+        Files.createDirectories(careless.stateDir());
+        Files.copy(first.stateDir().resolve("master.key"), careless.stateDir().resolve("master.key"));
+        Path password = dir.resolve("careless").resolve("postgres.password");
+        Files.setPosixFilePermissions(password, PosixFilePermissions.fromString("rw-r-----"));
+        e = assertThrows(StoreException.class, careless::start);
+        assertTrue(e.getMessage().contains("may be read by group or others"), e.getMessage());
+        Files.setPosixFilePermissions(password, PosixFilePermissions.fromString("rw-------"));
+        careless.start();
+        try (Client c = careless.client()) {
+            c.expect("POLICY", "OK {\"mode\":\"disabled\",\"enabled\":false}");
+        } finally {
+            careless.close();
         }
     }
 
