@@ -55,7 +55,7 @@ public final class PostgresStore implements Store {
     /** Connections for the session threads' reads. */
     private static final int READ_CONNECTIONS = 4;
     /** How long a read waits for a free connection. */
-    private static final long READ_WAIT_MS = 2000;
+    private static final long READ_WAIT_MS = 1000;
     private static final long FIRST_BACKOFF_MS = 100;
     private static final long MAX_BACKOFF_MS = 2000;
 
@@ -111,13 +111,15 @@ public final class PostgresStore implements Store {
         Properties p = new Properties();
         p.putAll(credentials);
         // No request may wait on the database longer than a client waits for its reply (5 s in
-        // the PAM module): connect and read timeouts, and a statement and lock timeout on the server.
-        p.setProperty("connectTimeout", "2");
-        p.setProperty("loginTimeout", "2");
-        p.setProperty("socketTimeout", "4");
+        // the PAM module), even when a request first waits for the writer's batch before it:
+        // connect and read timeouts here, and statement and lock timeouts on the server that
+        // fire before the read timeout, so that a slow statement is cancelled, not abandoned.
+        p.setProperty("connectTimeout", "1");
+        p.setProperty("loginTimeout", "1");
+        p.setProperty("socketTimeout", "2");
         p.setProperty("tcpKeepAlive", "true");
         p.setProperty("ApplicationName", "twofactord");
-        p.setProperty("options", "-c statement_timeout=2000 -c lock_timeout=1500 "
+        p.setProperty("options", "-c statement_timeout=1500 -c lock_timeout=1000 "
                 + "-c idle_in_transaction_session_timeout=10000");
         PostgresStore store = new PostgresStore(url, p);
         try {
@@ -202,6 +204,19 @@ public final class PostgresStore implements Store {
         return state == null || state.startsWith("08") || state.startsWith("57P");
     }
 
+    /**
+     * A connection that broke at once (reset, closed: a server restarted since it was made) is
+     * worth one more try on a new connection; one that timed out is not: the time is spent.
+     */
+    private static boolean brokeAtOnce(SQLException e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.net.SocketTimeoutException) {
+                return false;
+            }
+        }
+        return connectionLost(e);
+    }
+
     private static boolean retryNow(SQLException e) {
         return "40P01".equals(e.getSQLState()) || "40001".equals(e.getSQLState());
     }
@@ -245,7 +260,7 @@ public final class PostgresStore implements Store {
                     closeQuietly(c);
                     if (connectionLost(e)) {
                         dropIdle();
-                        if (reused && attempt == 1) {
+                        if (reused && attempt == 1 && brokeAtOnce(e)) {
                             continue; // a connection left from before a restart: try a new one
                         }
                         lost(e);
@@ -545,7 +560,7 @@ public final class PostgresStore implements Store {
             metaWritten = false;
             boolean retry = retryNow(e);
             if (connectionLost(e)) {
-                retry = statement && usedBefore;
+                retry = statement && usedBefore && brokeAtOnce(e);
                 if (retry) {
                     dropIdle();
                 } else {

@@ -129,6 +129,26 @@ public final class PostgresServer implements AutoCloseable {
                 "stop"), true);
     }
 
+    /**
+     * Sends {@code signal} (STOP, CONT) to this server's postmaster and its children, by pid: a
+     * stopped server still accepts TCP connections in the kernel but answers nothing, as a hung
+     * or unreachable database would.
+     */
+    public void signal(String signal) throws IOException, InterruptedException {
+        String postmaster = Files.readAllLines(dir.resolve("data").resolve("postmaster.pid")).get(0).strip();
+        List<String> pids = new ArrayList<>(List.of(postmaster));
+        Process ps = new ProcessBuilder("ps", "-o", "pid=", "--ppid", postmaster).start();
+        for (String line : new String(ps.getInputStream().readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
+            if (!line.isBlank()) {
+                pids.add(line.strip());
+            }
+        }
+        ps.waitFor();
+        List<String> kill = new ArrayList<>(List.of("kill", "-" + signal));
+        kill.addAll(pids);
+        run(kill, false);
+    }
+
     private void run(List<String> command, boolean asServerUser) throws IOException, InterruptedException {
         List<String> full = new ArrayList<>();
         if (asServerUser && asPostgresUser) {
