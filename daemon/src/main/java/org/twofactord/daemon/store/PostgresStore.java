@@ -119,7 +119,9 @@ public final class PostgresStore implements Store {
         p.setProperty("socketTimeout", "2");
         p.setProperty("tcpKeepAlive", "true");
         p.setProperty("ApplicationName", "twofactord");
-        p.setProperty("options", "-c statement_timeout=1500 -c lock_timeout=1000 "
+        // lock_timeout stays above the server's deadlock_timeout (1 s by default), so that a
+        // deadlock is reported as one (and its batch applied again), not as a lock timeout.
+        p.setProperty("options", "-c statement_timeout=1800 -c lock_timeout=1500 "
                 + "-c idle_in_transaction_session_timeout=10000");
         PostgresStore store = new PostgresStore(url, p);
         try {
