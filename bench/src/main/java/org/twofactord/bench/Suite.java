@@ -69,12 +69,14 @@ final class Suite {
     }
 
     int run() throws IOException {
-        Bench.progress("twofactord benchmarks (" + (plan.quick ? "quick" : "full") + "), daemon JVM options: "
+        Bench.progress("twofactord benchmarks (" + (plan.quick ? "quick" : "full") + "), store "
+                + (opts.containsKey("postgres-url-prefix") ? "postgresql" : "mapdb") + ", daemon JVM options: "
                 + String.join(" ", jvm));
         String only = opts.getOrDefault("only", "floors,flood,logins,latency,accepted,pam,scale");
         List<String> parts = Arrays.asList(only.split(","));
         Map<String, String> config = mainConfig();
-        Daemon main = Daemon.twofactord("main", daemonJar, jvm, work.resolve("main"), config).start();
+        Daemon main = Daemon.twofactord("main", daemonJar, jvm, work.resolve("main"), storeConfig("main", config))
+                .start();
         try {
             admin(main, "POLICY ENABLE");
             if (parts.contains("floors") || parts.contains("flood") || parts.contains("logins")
@@ -126,6 +128,23 @@ final class Suite {
         c.put("max_connections", "1024");
         c.put("idle_timeout_s", "600");
         c.put("socket_mode", "0600");
+        return c;
+    }
+
+    /**
+     * Daemon {@code name}'s configuration: {@code base}, and with {@code --postgres-url-prefix}
+     * (run.sh --store postgresql) the PostgreSQL store in a database of its own, bench_NAME,
+     * which run.sh made.
+     */
+    private Map<String, String> storeConfig(String name, Map<String, String> base) {
+        Map<String, String> c = new LinkedHashMap<>(base);
+        String prefix = opts.get("postgres-url-prefix");
+        if (prefix != null) {
+            c.put("store", "postgresql");
+            c.put("postgres_url", prefix + "bench_" + name);
+            c.put("postgres_user", require("postgres-user"));
+            c.put("postgres_password_file", require("postgres-password-file"));
+        }
         return c;
     }
 
@@ -585,7 +604,8 @@ final class Suite {
         enrol(main, "a", plan.acceptUsers, false);
         Map<String, String> noGroup = new LinkedHashMap<>(config);
         noGroup.put("group_commit", "no");
-        Daemon single = Daemon.twofactord("nogroup", daemonJar, jvm, work.resolve("nogroup"), noGroup).start();
+        Daemon single = Daemon.twofactord("nogroup", daemonJar, jvm, work.resolve("nogroup"),
+                storeConfig("nogroup", noGroup)).start();
         List<Double> groupedRates = new ArrayList<>();
         List<Double> singleRates = new ArrayList<>();
         List<long[]> oks = new ArrayList<>();
@@ -752,8 +772,10 @@ final class Suite {
         Bench.progress(String.format(Locale.ROOT, "scale: stores of %,d and %,d users (10 backup codes each), "
                 + "built with IMPORT", SMALL_SCALE_USERS, big));
         Map<String, String> config = mainConfig();
-        Daemon small = Daemon.twofactord("small", daemonJar, jvm, work.resolve("scale-small"), config);
-        Daemon large = Daemon.twofactord("large", daemonJar, jvm, work.resolve("scale-large"), config);
+        Daemon small = Daemon.twofactord("small", daemonJar, jvm, work.resolve("scale-small"),
+                storeConfig("small", config));
+        Daemon large = Daemon.twofactord("large", daemonJar, jvm, work.resolve("scale-large"),
+                storeConfig("large", config));
         long[] buildPeak = new long[2];
         for (Daemon d : List.of(small, large)) {
             d.start();

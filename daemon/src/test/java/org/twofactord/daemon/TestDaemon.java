@@ -26,7 +26,7 @@ public final class TestDaemon implements AutoCloseable {
     private final Map<String, String> settings = new LinkedHashMap<>();
     private UserDatabase users = new NssUserDatabase();
     private long rootUid = currentUid();
-    private Server.StoreFactory storeFactory = Server.mapDb();
+    private Server.StoreFactory storeFactory; // null: the store the config names
     private UnaryOperator<Config> configEdit = c -> c;
     private Server server;
 
@@ -83,8 +83,9 @@ public final class TestDaemon implements AutoCloseable {
     }
 
     public TestDaemon start() throws IOException, ConfigException, StoreException {
-        server = Server.start(config(), new Server.Options(clock, new SecureRandom(), users, rootUid, storeFactory,
-                "test"));
+        Config config = config();
+        server = Server.start(config, new Server.Options(clock, new SecureRandom(), users, rootUid,
+                storeFactory != null ? storeFactory : Server.configured(config), "test"));
         return this;
     }
 

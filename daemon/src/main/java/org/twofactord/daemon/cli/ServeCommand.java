@@ -84,7 +84,7 @@ public final class ServeCommand implements Callable<Integer> {
         try {
             inherited = SocketActivation.inherited(env, pid);
             Server.Options options = new Server.Options(Clock.systemUTC(), new SecureRandom(),
-                    new NssUserDatabase(), rootUid, Server.mapDb(), Version.get());
+                    new NssUserDatabase(), rootUid, Server.configured(config), Version.get());
             server = inherited.isPresent() ? Server.start(config, options, inherited.get())
                     : Server.start(config, options);
         } catch (StoreException | java.io.IOException e) {

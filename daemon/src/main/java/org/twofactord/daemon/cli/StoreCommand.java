@@ -11,12 +11,16 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.twofactord.daemon.config.Config;
+import org.twofactord.daemon.config.ConfigException;
+import org.twofactord.daemon.config.ConfigLoader;
 import org.twofactord.daemon.policy.PolicyMode;
 import org.twofactord.daemon.store.MapDbStore;
 import org.twofactord.daemon.store.MasterKey;
 import org.twofactord.daemon.store.PendingEnrollment;
+import org.twofactord.daemon.store.PostgresStore;
 import org.twofactord.daemon.store.Store;
 import org.twofactord.daemon.store.StoreException;
+import org.twofactord.daemon.store.StoreExport;
 import org.twofactord.daemon.store.UserRecord;
 import org.twofactord.protocol.Commands;
 import org.twofactord.protocol.Reply;
@@ -26,16 +30,21 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code twofactord store}: check a store, and back it up while the daemon runs. */
-@Command(name = "store", description = "Check the store, or take a consistent backup of it (with its master key).",
-        subcommands = {StoreCommand.Check.class, StoreCommand.Backup.class})
+/**
+ * {@code twofactord store}: check a store, back it up while the daemon runs, and move it between
+ * backends (export, import).
+ */
+@Command(name = "store", description = {"Check the store, take a consistent backup of it (with its master key), or "
+        + "move it between backends (export, import)."},
+        subcommands = {StoreCommand.Check.class, StoreCommand.Backup.class, StoreCommand.Export.class,
+            StoreCommand.Import.class})
 final class StoreCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
     @Override
     public void run() {
-        throw new picocli.CommandLine.ParameterException(spec.commandLine(), "say check or backup");
+        throw new picocli.CommandLine.ParameterException(spec.commandLine(), "say check, backup, export or import");
     }
 
     /** Reads every record of the store in {@code stateDir}; returns the problems found. */
@@ -151,6 +160,94 @@ final class StoreCommand implements Runnable {
             } catch (StoreException e) {
                 io.err.println("twofactord: the copy cannot be read: " + e.getMessage());
                 return ExitCodes.UNAVAILABLE;
+            }
+        }
+    }
+
+    /** Where export and import find the store: the configuration's backend and the state directory. */
+    abstract static class Moving implements Callable<Integer> {
+        @picocli.CommandLine.Spec
+        picocli.CommandLine.Model.CommandSpec spec;
+
+        @Option(names = "--config", paramLabel = "FILE", description = "The configuration naming the store "
+                + "(store, postgres_url, ...; default: /etc/twofactord/twofactord.conf; --dev: none).")
+        Path configFile;
+
+        @Option(names = "--state-dir", paramLabel = "DIR", description = "The directory of master.key and of a "
+                + "MapDB store (default: as the configuration says).")
+        Path stateDir;
+
+        @Option(names = "--dev", description = "The dev-mode store (.twofactord-dev).")
+        boolean dev;
+
+        @Parameters(paramLabel = "FILE", description = "The export file.")
+        Path file;
+
+        abstract String move(Config config, MasterKey key, Io io) throws StoreException, IOException;
+
+        /** Opens the configured store; a MapDB store must exist unless {@code create}. */
+        static Store open(Config config, MasterKey key, boolean create) throws StoreException {
+            if (config.postgres().isPresent()) {
+                return PostgresStore.open(config.postgres().get(), key);
+            }
+            if (!create && !Files.exists(config.storeFile())) {
+                throw new StoreException("no store at " + config.storeFile());
+            }
+            return MapDbStore.open(config.storeFile(), key);
+        }
+
+        @Override
+        public Integer call() {
+            Io io = ((TwofactordCommand) spec.root().userObject()).io();
+            try {
+                Config config = ConfigLoader.load(new ConfigLoader.Flags(null, stateDir, configFile, dev));
+                MasterKey key = MasterKey.loadOrCreate(config.masterKeyFile(), false, new SecureRandom());
+                io.out.println(move(config, key, io));
+                io.out.flush();
+                return ExitCodes.OK;
+            } catch (ConfigException e) {
+                io.err.println("twofactord: bad configuration: " + e.getMessage());
+                io.err.flush();
+                return ExitCodes.CONFIG;
+            } catch (StoreException | IOException e) {
+                io.err.println("twofactord: " + e.getMessage());
+                io.err.flush();
+                return ExitCodes.UNAVAILABLE;
+            }
+        }
+    }
+
+    @Command(name = "export", description = {"Write the whole store (users with their replay and lockout state, "
+            + "pending enrolments, policy, issuer) into FILE, a new file of mode 0600.",
+        "Secrets stay encrypted with the master key; the file can only be imported where the same master.key is. "
+            + "A MapDB store must not be in use: stop the daemon. A PostgreSQL store is read while the fleet runs, "
+            + "one record at a time."})
+    static final class Export extends Moving {
+        @Override
+        String move(Config config, MasterKey key, Io io) throws StoreException, IOException {
+            if (Files.exists(file)) {
+                throw new StoreException(file + " exists; name a new file");
+            }
+            try (Store store = open(config, key, false)) {
+                StoreExport.Counts n = StoreExport.write(store, key, file);
+                return "exported " + n.users() + " users and " + n.pending() + " pending enrolments to " + file;
+            }
+        }
+    }
+
+    @Command(name = "import", description = {"Read FILE, made by store export, into the configured store, which must "
+            + "be empty (a new MapDB store is made in the state directory).",
+        "Copy the exporting store's master.key into the state directory first: a store with another key is "
+            + "refused. A MapDB store must not be in use: stop the daemon."})
+    static final class Import extends Moving {
+        @Override
+        String move(Config config, MasterKey key, Io io) throws StoreException, IOException {
+            if (!Files.isRegularFile(file)) {
+                throw new StoreException(file + ": no such file");
+            }
+            try (Store store = open(config, key, true)) {
+                StoreExport.Counts n = StoreExport.read(file, store, key);
+                return "imported " + n.users() + " users and " + n.pending() + " pending enrolments from " + file;
             }
         }
     }

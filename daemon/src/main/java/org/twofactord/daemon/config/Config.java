@@ -24,6 +24,8 @@ import java.util.Optional;
  * @param dev                  dev mode: the daemon's own uid counts as uid 0
  * @param groupCommit          commit the changes of all waiting requests together (off only to
  *                             measure what it buys)
+ * @param postgres             the PostgreSQL store shared by a fleet ({@code store = postgresql});
+ *                             empty for the MapDB store in {@link #stateDir()}
  */
 public record Config(
         Path socket,
@@ -42,7 +44,8 @@ public record Config(
         int maxConnections,
         int maxConnectionsPerUid,
         boolean dev,
-        boolean groupCommit) {
+        boolean groupCommit,
+        Optional<PostgresConfig> postgres) {
 
     public static final Path DEFAULT_SOCKET = Path.of("/run/twofactord/twofactord.sock");
     public static final Path DEFAULT_STATE_DIR = Path.of("/var/lib/twofactord");
@@ -67,6 +70,6 @@ public record Config(
     public Config withPaths(Path newSocket, Path newStateDir) {
         return new Config(newSocket, newStateDir, socketMode, socketGroup, socketGroupExplicit, adminGroup,
                 verifierGroup, groupsExplicit, window, digits, maxFailures, lockoutS, idleTimeoutS, maxConnections,
-                maxConnectionsPerUid, dev, groupCommit);
+                maxConnectionsPerUid, dev, groupCommit, postgres);
     }
 }

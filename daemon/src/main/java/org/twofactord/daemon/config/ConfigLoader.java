@@ -19,7 +19,8 @@ import java.util.Set;
 public final class ConfigLoader {
     static final Set<String> KEYS = Set.of("socket", "state_dir", "socket_mode", "socket_group", "admin_group",
             "verifier_group", "window", "digits", "max_failures", "lockout_s", "idle_timeout_s", "max_connections",
-            "max_connections_per_uid", "group_commit");
+            "max_connections_per_uid", "group_commit", "store", "postgres_url", "postgres_user",
+            "postgres_password_file");
 
     /** What the command line said; null means "not given". */
     public record Flags(Path socket, Path stateDir, Path configFile, boolean dev) {
@@ -106,7 +107,27 @@ public final class ConfigLoader {
                 v.integer("max_connections", 256, 1, 4096),
                 v.integer("max_connections_per_uid", 16, 1, 4096),
                 dev,
-                v.bool("group_commit", true));
+                v.bool("group_commit", true),
+                postgres(v, e));
+    }
+
+    /**
+     * The PostgreSQL settings when {@code store = postgresql}. With the MapDB store the postgres_*
+     * keys are still checked, then unused, so a prepared configuration can switch by one line.
+     */
+    private static Optional<PostgresConfig> postgres(Values v, Map<String, Entry> e) throws ConfigException {
+        String kind = v.choice("store", "mapdb", "mapdb", "postgresql");
+        String url = v.jdbcUrl("postgres_url");
+        String user = v.group("postgres_user", "twofactord");
+        Path passwordFile = v.path("postgres_password_file", null);
+        if (!kind.equals("postgresql")) {
+            return Optional.empty();
+        }
+        if (url == null) {
+            throw new ConfigException(v.file() + ":" + e.get("store").line()
+                    + ": store: postgresql needs postgres_url (jdbc:postgresql://HOST:PORT/DATABASE)");
+        }
+        return Optional.of(new PostgresConfig(url, user, Optional.ofNullable(passwordFile)));
     }
 
     /** Typed access to the entries, each error naming the file, line and key. */
@@ -153,6 +174,33 @@ public final class ConfigLoader {
                 case "no", "false" -> false;
                 default -> throw bad(key, "must be yes or no, not '" + entry.value() + "'");
             };
+        }
+
+        String choice(String key, String fallback, String... allowed) throws ConfigException {
+            Entry entry = entries.get(key);
+            if (entry == null) {
+                return fallback;
+            }
+            if (!List.of(allowed).contains(entry.value())) {
+                throw bad(key, "must be one of " + String.join(", ", allowed) + ", not '" + entry.value() + "'");
+            }
+            return entry.value();
+        }
+
+        /** A JDBC URL for PostgreSQL; the password has its own file, never the URL. */
+        String jdbcUrl(String key) throws ConfigException {
+            Entry entry = entries.get(key);
+            if (entry == null) {
+                return null;
+            }
+            String url = entry.value();
+            if (!url.startsWith("jdbc:postgresql://") || url.chars().anyMatch(Character::isWhitespace)) {
+                throw bad(key, "must be a URL like jdbc:postgresql://db.example:5432/twofactord");
+            }
+            if (url.toLowerCase(java.util.Locale.ROOT).contains("password=")) {
+                throw bad(key, "must not carry a password: put it in postgres_password_file");
+            }
+            return url;
         }
 
         int digits() throws ConfigException {

@@ -97,6 +97,11 @@ final class CodeCheck {
     // The changes below run on the writer thread, against the store as it is then.
 
     private Outcome accept(Store store, String name, int generation, long step, long now) {
+        // One conditional write decides, so that with a shared database one daemon's OK is
+        // every other daemon's replay.
+        if (store.acceptStep(name, generation, step, now)) {
+            return new Outcome(Reply.ok(Reply.object().put("method", "totp")), true);
+        }
         UserRecord current = store.user(name).orElse(null);
         if (current == null || current.generation() != generation) {
             return new Outcome(Reply.no(Reasons.INVALID), false); // the secret changed meanwhile
@@ -104,11 +109,7 @@ final class CodeCheck {
         if (current.lockedAt(now)) {
             return locked(current, now);
         }
-        if (step <= current.lastStep()) {
-            return fail(store, name, generation, Reasons.REPLAYED, now);
-        }
-        store.putUser(name, current.accepted(step, now));
-        return new Outcome(Reply.ok(Reply.object().put("method", "totp")), true);
+        return fail(store, name, generation, Reasons.REPLAYED, now);
     }
 
     private Outcome useBackup(Store store, String name, int generation, byte[] hash, long now) {
@@ -120,11 +121,10 @@ final class CodeCheck {
             return locked(current, now);
         }
         int index = findBackup(current, hash);
-        if (index < 0) {
+        if (index < 0 || !store.useBackupCode(name, generation, index, now)) {
             return fail(store, name, generation, Reasons.INVALID, now);
         }
         UserRecord updated = current.backupUsed(index, now);
-        store.putUser(name, updated);
         return new Outcome(Reply.ok(Reply.object().put("method", "backup")
                 .put("backup_codes_left", updated.backupCodesLeft())), true);
     }

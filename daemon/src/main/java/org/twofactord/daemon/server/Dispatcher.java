@@ -93,7 +93,12 @@ final class Dispatcher {
         } catch (RequestError e) {
             reply = e.reply;
         } catch (StoreException | StoreUnavailable e) {
-            log.error("{} failed: store unavailable: {}", request.command(), e.getMessage());
+            if (transientFailure(e)) {
+                // The store logs the loss of its database once, and its return; not every request.
+                log.debug("{} failed: store unavailable: {}", request.command(), e.getMessage());
+            } else {
+                log.error("{} failed: store unavailable: {}", request.command(), e.getMessage());
+            }
             reply = Reply.err(ErrorCodes.UNAVAILABLE, "the store cannot be read or written");
         } catch (RuntimeException e) {
             log.error("{} failed with an internal error", request.command(), e);
@@ -165,5 +170,10 @@ final class Dispatcher {
             sb.append("retry_after=").append(reply.body().get("retry_after").asLong());
         }
         return sb.toString().strip();
+    }
+
+    private static boolean transientFailure(Exception e) {
+        return e instanceof org.twofactord.daemon.store.StoreTransient
+                || e.getCause() instanceof org.twofactord.daemon.store.StoreTransient;
     }
 }

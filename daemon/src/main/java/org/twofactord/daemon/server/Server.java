@@ -31,6 +31,7 @@ import org.twofactord.daemon.auth.UserDatabase;
 import org.twofactord.daemon.config.Config;
 import org.twofactord.daemon.store.MapDbStore;
 import org.twofactord.daemon.store.MasterKey;
+import org.twofactord.daemon.store.PostgresStore;
 import org.twofactord.daemon.store.Store;
 import org.twofactord.daemon.store.StoreException;
 import org.twofactord.daemon.store.Writer;
@@ -60,6 +61,12 @@ public final class Server implements AutoCloseable {
         return MapDbStore::open;
     }
 
+    /** The store the configuration names: MapDB in the state directory, or PostgreSQL. */
+    public static StoreFactory configured(Config config) {
+        return config.postgres().isPresent()
+                ? (file, key) -> PostgresStore.open(config.postgres().get(), key) : mapDb();
+    }
+
     private final Config config;
     private final Store store;
     private final Writer writer;
@@ -84,14 +91,17 @@ public final class Server implements AutoCloseable {
     private Server(Config config, Options options, AFUNIXServerSocket inherited) throws StoreException, IOException {
         this.config = config;
         prepareStateDir(config.stateDir());
-        boolean storeExists = Files.exists(config.storeFile());
+        // A database is made by the first daemon of a fleet; the others get a copy of its key.
+        boolean shared = config.postgres().isPresent();
+        boolean storeExists = shared || Files.exists(config.storeFile());
         if (!storeExists && Files.exists(config.masterKeyFile())) {
             // A new empty store would mean policy "disabled" and nobody enrolled: fail closed.
             throw new StoreException("store " + config.storeFile() + " is missing but its master key "
                     + config.masterKeyFile() + " is there; restore the store from the backup taken with the key "
                     + "(docs/operations.md), or remove the key to start with an empty store on purpose");
         }
-        MasterKey key = MasterKey.loadOrCreate(config.masterKeyFile(), !storeExists, options.random());
+        MasterKey key = MasterKey.loadOrCreate(config.masterKeyFile(), !storeExists
+                || (shared && !Files.exists(config.masterKeyFile())), options.random());
         this.store = options.storeFactory().open(config.storeFile(), key);
         Writer startedWriter = null;
         try {

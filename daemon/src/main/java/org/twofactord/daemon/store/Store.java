@@ -6,7 +6,8 @@ import java.util.Optional;
 /**
  * The durable state. Reads may come from any thread; writes and {@link #commit()} only from the
  * {@link Writer}'s thread, which owns the one transaction. A method without a checked exception
- * reports a failed store with {@link StoreUnavailable}.
+ * reports a failed store with {@link StoreUnavailable}. Two implementations: {@link MapDbStore}
+ * (one server, one file) and {@link PostgresStore} (a fleet sharing one database).
  */
 public interface Store extends AutoCloseable {
     String META_POLICY = "policy";
@@ -38,6 +39,58 @@ public interface Store extends AutoCloseable {
     void putPending(String name, PendingEnrollment pending);
 
     void removePending(String name);
+
+    /**
+     * The view a {@link Writer.Change} works on, on the writer thread: its reads see the writes of
+     * the transaction in progress and, in PostgreSQL, lock the row they read until the commit
+     * ({@code SELECT ... FOR UPDATE}), so a read-modify-write loses no update made by another
+     * daemon. MapDB has one writer and one transaction: the store itself.
+     */
+    default Store inTransaction() {
+        return this;
+    }
+
+    /**
+     * Records an accepted TOTP step in one conditional write: only if the user still has this
+     * {@code generation}, is not locked at {@code nowS}, and has accepted no step from
+     * {@code step} on. True if it was written, and only then may the caller answer OK. Failures
+     * and lockout are reset, as {@link UserRecord#accepted} does.
+     */
+    default boolean acceptStep(String name, int generation, long step, long nowS) {
+        UserRecord current = user(name).orElse(null);
+        if (current == null || current.generation() != generation || current.lockedAt(nowS)
+                || step <= current.lastStep()) {
+            return false;
+        }
+        putUser(name, current.accepted(step, nowS));
+        return true;
+    }
+
+    /**
+     * Marks backup code {@code index} used in one conditional write: only if the user still has
+     * this {@code generation}, is not locked at {@code nowS} and the code is unused. True if it
+     * was written, as {@link UserRecord#backupUsed} does.
+     */
+    default boolean useBackupCode(String name, int generation, int index, long nowS) {
+        UserRecord current = user(name).orElse(null);
+        if (current == null || current.generation() != generation || current.lockedAt(nowS)
+                || (current.backupUsed() & (1 << index)) != 0) {
+            return false;
+        }
+        putUser(name, current.backupUsed(index, nowS));
+        return true;
+    }
+
+    /**
+     * Whether a change may be answered before its commit: a failure count
+     * ({@link Writer#submitLazy}), or a record made durable by {@link #sync} alone
+     * ({@link Writer#submitSynced}). A database shared by several daemons says no: it commits
+     * every batch at once rather than hold row locks, which other daemons wait for, until a later
+     * commit; and its commit is already a single WAL flush.
+     */
+    default boolean lazyCommits() {
+        return true;
+    }
 
     /** Makes every write since the last commit durable. */
     void commit() throws StoreException;

@@ -14,7 +14,10 @@ import org.slf4j.LoggerFactory;
  * future. A change
  * re-checks its precondition against the store inside {@link Change#apply}, because two requests
  * may have read the same state. If the commit fails, every change of the batch fails with a
- * {@link StoreException} and nothing of it is reported as done.
+ * {@link StoreException} and nothing of it is reported as done. What happens to the store then
+ * depends on the failure: a {@link StoreTransient} (PostgreSQL rolled the transaction back) leaves
+ * it usable, and a deadlock between two daemons' batches is resolved by applying the whole batch
+ * again; any other failure (MapDB) breaks it for good in this process (see {@link #failed}).
  */
 public final class Writer implements AutoCloseable {
     /** A write, with its precondition checked against the store at the time it is applied. */
@@ -60,7 +63,12 @@ public final class Writer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Writer.class);
     private static final int MAX_BATCH = 512;
 
+    /** How often a batch rolled back by a deadlock or serialization failure is applied again. */
+    private static final int MAX_ATTEMPTS = 5;
+
     private final Store store;
+    /** What changes work on: the store's view inside its transaction. */
+    private final Store view;
     private final boolean groupCommit;
     private final LinkedBlockingQueue<Job<?>> queue = new LinkedBlockingQueue<>();
     private final Thread thread;
@@ -76,6 +84,7 @@ public final class Writer implements AutoCloseable {
      */
     public Writer(Store store, boolean groupCommit) {
         this.store = store;
+        this.view = store.inTransaction();
         this.groupCommit = groupCommit;
         this.thread = new Thread(this::loop, "twofactord-writer");
         this.thread.setDaemon(false);
@@ -108,7 +117,9 @@ public final class Writer implements AutoCloseable {
         return enqueue(change, groupCommit ? Kind.LAZY : Kind.COMMITTED, null);
     }
 
-    private <T> CompletableFuture<T> enqueue(Change<T> change, Kind kind, String user) {
+    private <T> CompletableFuture<T> enqueue(Change<T> change, Kind requested, String user) {
+        // A store shared by several daemons commits every batch: see Store#lazyCommits.
+        Kind kind = store.lazyCommits() ? requested : Kind.COMMITTED;
         CompletableFuture<T> future = new CompletableFuture<>();
         if (!running) {
             future.completeExceptionally(new StoreException("the store is closing"));
@@ -140,59 +151,97 @@ public final class Writer implements AutoCloseable {
                 batch.clear();
                 continue;
             }
-            boolean durable = false;
-            java.util.Set<String> synced = new java.util.LinkedHashSet<>();
-            StoreException storeFailure = null;
-            for (Job<?> job : batch) {
-                if (storeFailure != null) {
-                    job.fail(storeFailure); // the store broke under an earlier change of this batch
-                    continue;
+            for (int attempt = 1; ; attempt++) {
+                int lazyBefore = lazyApplied;
+                boolean durable = false;
+                java.util.Set<String> synced = new java.util.LinkedHashSet<>();
+                StoreException storeFailure = null;
+                for (Job<?> job : batch) {
+                    if (attempt > 1 && job.kind() != Kind.LAZY && job.future().isDone()) {
+                        continue; // it failed on its own in an earlier attempt and was answered so
+                    }
+                    try {
+                        job.run(view, completions);
+                    } catch (StoreUnavailable e) {
+                        storeFailure = e.getCause(); // the store failed under this change
+                        break;
+                    } catch (StoreException | RuntimeException e) {
+                        job.fail(e); // this change's own failure; it wrote nothing
+                        continue;
+                    }
+                    if (job.kind() == Kind.COMMITTED) {
+                        durable = true;
+                    } else {
+                        if (job.kind() == Kind.SYNCED) {
+                            synced.add(job.user());
+                        }
+                        if (lazyApplied++ == 0) {
+                            lazyDeadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LAZY_COMMIT_MS);
+                        }
+                    }
                 }
-                try {
-                    job.run(store, completions);
-                } catch (StoreUnavailable e) {
-                    storeFailure = e.getCause();
-                    job.fail(storeFailure);
-                    continue;
-                } catch (StoreException | RuntimeException e) {
-                    job.fail(e); // this change's own failure; it wrote nothing
-                    continue;
-                }
-                if (job.kind() == Kind.COMMITTED) {
+                if (!store.lazyCommits() && !batch.isEmpty()) {
+                    // Even a batch whose changes all failed on their own may hold row locks
+                    // (SELECT ... FOR UPDATE) that other daemons wait for: end its transaction.
                     durable = true;
-                } else {
-                    if (job.kind() == Kind.SYNCED) {
-                        synced.add(job.user());
+                }
+                if (storeFailure == null
+                        && (durable || (lazyApplied > 0 && (System.nanoTime() - lazyDeadline >= 0 || !running)))) {
+                    try {
+                        store.commit();
+                        completions.forEach(Runnable::run);
+                        lazyApplied = 0;
+                    } catch (StoreException | RuntimeException e) {
+                        storeFailure = e instanceof StoreException se ? se
+                                : new StoreException("commit failed: " + e.getMessage(), e);
                     }
-                    if (lazyApplied++ == 0) {
-                        lazyDeadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LAZY_COMMIT_MS);
+                } else if (storeFailure == null && !synced.isEmpty()) {
+                    try {
+                        store.sync(synced);
+                        completions.forEach(Runnable::run);
+                    } catch (StoreException | RuntimeException e) {
+                        storeFailure = e instanceof StoreException se ? se
+                                : new StoreException("sync failed: " + e.getMessage(), e);
                     }
                 }
-            }
-            if (storeFailure != null) {
+                if (storeFailure == null) {
+                    break;
+                }
+                if (storeFailure instanceof StoreTransient rolledBack) {
+                    completions.clear();
+                    // The store rolled the whole transaction back and is usable again: nothing of
+                    // this batch has been answered, so it can be applied again or failed alone.
+                    if (rolledBack.retryNow() && attempt < MAX_ATTEMPTS) {
+                        log.debug("batch of {} change(s) rolled back ({}); applying it again", batch.size(),
+                                rolledBack.getMessage());
+                        lazyApplied = lazyBefore;
+                        pauseBeforeRetry(attempt);
+                        continue;
+                    }
+                    log.debug("batch of {} change(s) rolled back, answered 'unavailable': {}", batch.size(),
+                            rolledBack.getMessage());
+                    batch.forEach(job -> job.fail(rolledBack));
+                    lazyApplied = 0;
+                    break;
+                }
                 failed(batch, completions.size(), lazyApplied, storeFailure);
                 lazyApplied = 0;
-            } else if (durable || (lazyApplied > 0 && (System.nanoTime() - lazyDeadline >= 0 || !running))) {
-                try {
-                    store.commit();
-                    completions.forEach(Runnable::run);
-                } catch (StoreException | RuntimeException e) {
-                    failed(batch, completions.size(), lazyApplied, e instanceof StoreException se ? se
-                            : new StoreException("commit failed: " + e.getMessage(), e));
-                }
-                lazyApplied = 0;
-            } else if (!synced.isEmpty()) {
-                try {
-                    store.sync(synced);
-                    completions.forEach(Runnable::run);
-                } catch (StoreException | RuntimeException e) {
-                    failed(batch, completions.size(), lazyApplied, e instanceof StoreException se ? se
-                            : new StoreException("sync failed: " + e.getMessage(), e));
-                    lazyApplied = 0;
-                }
+                break;
             }
             batch.clear();
             completions.clear();
+        }
+    }
+
+    /**
+     * A short random pause before a batch is applied again, so that two daemons whose batches
+     * deadlocked do not meet again in the same order at once.
+     */
+    private static void pauseBeforeRetry(int attempt) {
+        try {
+            Thread.sleep(java.util.concurrent.ThreadLocalRandom.current().nextInt(1, 1 + 10 * attempt));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

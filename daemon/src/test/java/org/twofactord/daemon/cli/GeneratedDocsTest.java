@@ -20,10 +20,12 @@ class GeneratedDocsTest {
         String man = Files.readString(dir.resolve("twofactord.8"));
         String bash = Files.readString(dir.resolve("twofactord.bash"));
         for (String cmd : List.of("serve", "status", "policy", "issuer", "users", "user", "enroll", "remove", "backup",
-                "unlock", "verify", "stats", "import google\\-authenticator", "import pam\\-oath")) {
+                "unlock", "verify", "stats", "import google\\-authenticator", "import pam\\-oath", "store export FILE",
+                "store import FILE")) {
             assertTrue(man.contains(".SS \"twofactord " + cmd), "man page lacks " + cmd);
             assertTrue(bash.contains(cmd.replace("\\-", "-").split(" ")[0]), "completion lacks " + cmd);
         }
+        assertTrue(bash.contains(" store export\"") && bash.contains(" store import\""), "completion of store export/import");
         assertTrue(man.startsWith(".TH TWOFACTORD 8"));
         assertTrue(man.contains("3 forbidden; 4 the daemon or its store is unavailable"));
         Process p = new ProcessBuilder("bash", "-n", dir.resolve("twofactord.bash").toString()).inheritIO().start();

@@ -118,4 +118,23 @@ class ConfigLoaderTest {
         Config withDir = ConfigLoader.load(new ConfigLoader.Flags(null, dir, null, true));
         assertEquals(dir.resolve("twofactord.sock"), withDir.socket());
     }
+
+    @Test
+    void theStoreIsMapDbUnlessPostgresqlIsNamedWithItsUrl() throws Exception {
+        assertEquals(Optional.empty(), load("", false).postgres());
+        assertEquals(Optional.empty(), load("store = mapdb\npostgres_url = jdbc:postgresql://db/x\n", false).postgres());
+        Config c = load("store = postgresql\npostgres_url = jdbc:postgresql://db.example:5432/tfd\n"
+                + "postgres_password_file = /etc/twofactord/pg.password\n", false);
+        assertEquals(new PostgresConfig("jdbc:postgresql://db.example:5432/tfd", "twofactord",
+                Optional.of(Path.of("/etc/twofactord/pg.password"))), c.postgres().orElseThrow());
+        assertTrue(error("\nstore = postgres\n").endsWith("twofactord.conf:2: store: must be one of mapdb, postgresql, "
+                + "not 'postgres'"));
+        assertTrue(error("store = postgresql\n").endsWith("twofactord.conf:1: store: postgresql needs postgres_url "
+                + "(jdbc:postgresql://HOST:PORT/DATABASE)"));
+        assertTrue(error("store = postgresql\npostgres_url = http://db/x\n").contains("twofactord.conf:2: postgres_url:"));
+        assertTrue(error("store = postgresql\npostgres_url = jdbc:postgresql://db/x?password=hunter2\n")
+                .endsWith("twofactord.conf:2: postgres_url: must not carry a password: put it in postgres_password_file"));
+        assertTrue(error("store = postgresql\npostgres_url = jdbc:postgresql://db/x\npostgres_password_file = pw\n")
+                .endsWith("twofactord.conf:3: postgres_password_file: must be an absolute path"));
+    }
 }

@@ -1,0 +1,15 @@
+package org.twofactord.daemon.config;
+
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * Where the PostgreSQL store is ({@code store = postgresql}).
+ *
+ * @param url          {@code jdbc:postgresql://HOST:PORT/DATABASE}, without a password
+ * @param user         the database role the daemon logs in as
+ * @param passwordFile the role's password, in a file only the service user may read; empty when
+ *                     the server needs none (peer or certificate authentication)
+ */
+public record PostgresConfig(String url, String user, Optional<Path> passwordFile) {
+}

@@ -1,0 +1,735 @@
+package org.twofactord.daemon.store;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.twofactord.daemon.config.PostgresConfig;
+
+/**
+ * The store in a PostgreSQL database that several daemons share. Every decision that must hold
+ * across daemons is made by the database: an accepted step and a used backup code are one
+ * conditional {@code UPDATE} whose row count says yes or no; a read the writer does before it
+ * writes locks the row ({@code SELECT ... FOR UPDATE}), so failure counts lose no update. The
+ * writer's changes share one transaction per batch, committed at once (no lazy commits: they would
+ * hold row locks other daemons wait for). Any SQL failure rolls the transaction back and is a
+ * {@link StoreTransient}: the batch is answered {@code ERR unavailable}, or applied again after a
+ * deadlock, and the store carries on, reconnecting with a backoff.
+ *
+ * <p>Session threads read through a few pooled connections of their own; policy and issuer are
+ * cached for at most {@link #META_CACHE_MS}, the bound on how late a change made through another
+ * daemon is seen here.
+ */
+public final class PostgresStore implements Store {
+    /** The newest schema this code knows; the database's {@code schema_version} may not be newer. */
+    public static final int SCHEMA_VERSION = 1;
+    /** The migrations, applied in order; file i + 1 brings the schema to version i + 1. */
+    private static final List<String> MIGRATIONS = List.of("V1__schema.sql");
+    /** Serializes the start-up migration of daemons starting at once ({@code pg_advisory_xact_lock}). */
+    private static final long MIGRATION_LOCK = 0x7466_6400_0000_0001L;
+    /** How stale a policy or issuer read on a session thread may be. */
+    public static final long META_CACHE_MS = 1000;
+    /** Connections for the session threads' reads. */
+    private static final int READ_CONNECTIONS = 4;
+    /** How long a read waits for a free connection. */
+    private static final long READ_WAIT_MS = 1000;
+    private static final long FIRST_BACKOFF_MS = 100;
+    private static final long MAX_BACKOFF_MS = 2000;
+
+    private static final Logger log = LoggerFactory.getLogger(PostgresStore.class);
+
+    private static final String USER_COLUMNS = "sealed_secret, generation, last_step, failures, lockout_level, "
+            + "locked_until, enrolled_at, last_used_at, backup_hashes, backup_used";
+
+    /** A JDBC step that may fail. */
+    @FunctionalInterface
+    private interface Sql<T> {
+        T run(Connection c) throws SQLException;
+    }
+
+    private record CachedMeta(Map<String, String> values, long readAtNanos) {
+    }
+
+    private final String url;
+    private final Properties properties;
+    private final Semaphore readPermits = new Semaphore(READ_CONNECTIONS, true);
+    private final ConcurrentLinkedDeque<Connection> idle = new ConcurrentLinkedDeque<>();
+    private final Transaction transaction = new Transaction();
+    private volatile CachedMeta metaCache;
+    /** Moves when this daemon commits a meta change, so that a read begun before it is not cached. */
+    private final java.util.concurrent.atomic.AtomicLong metaVersion = new java.util.concurrent.atomic.AtomicLong();
+
+    // Reachability, for the backoff and for one log line on loss and one on recovery.
+    private final Object health = new Object();
+    private boolean down;
+    private long retryAtNanos;
+    private long backoffMs;
+
+    private PostgresStore(String url, Properties properties) {
+        this.url = url;
+        this.properties = properties;
+    }
+
+    /**
+     * Connects to the configured database, applies the migrations it lacks and checks that
+     * {@code key} is the fleet's master key.
+     */
+    public static PostgresStore open(PostgresConfig config, MasterKey key) throws StoreException {
+        Properties p = new Properties();
+        p.setProperty("user", config.user());
+        if (config.passwordFile().isPresent()) {
+            p.setProperty("password", readPassword(config.passwordFile().get()));
+        }
+        return open(config.url(), p, key);
+    }
+
+    /** As {@link #open(PostgresConfig, MasterKey)}, with the connection properties given. */
+    public static PostgresStore open(String url, Properties credentials, MasterKey key) throws StoreException {
+        Properties p = new Properties();
+        p.putAll(credentials);
+        // No request may wait on the database longer than a client waits for its reply (5 s in
+        // the PAM module), even when a request first waits for the writer's batch before it:
+        // connect and read timeouts here, and statement and lock timeouts on the server that
+        // fire before the read timeout, so that a slow statement is cancelled, not abandoned.
+        p.setProperty("connectTimeout", "1");
+        p.setProperty("loginTimeout", "1");
+        p.setProperty("socketTimeout", "2");
+        p.setProperty("tcpKeepAlive", "true");
+        p.setProperty("ApplicationName", "twofactord");
+        // lock_timeout stays above the server's deadlock_timeout (1 s by default), so that a
+        // deadlock is reported as one (and its batch applied again), not as a lock timeout.
+        p.setProperty("options", "-c statement_timeout=1800 -c lock_timeout=1500 "
+                + "-c idle_in_transaction_session_timeout=10000");
+        PostgresStore store = new PostgresStore(url, p);
+        try {
+            store.migrate(key);
+        } catch (StoreException | RuntimeException e) {
+            store.close();
+            throw e;
+        }
+        return store;
+    }
+
+    /** The password, from a file nobody but its owner may read (refused otherwise). */
+    static String readPassword(Path file) throws StoreException {
+        try {
+            Set<PosixFilePermission> mode = Files.getPosixFilePermissions(file, LinkOption.NOFOLLOW_LINKS);
+            for (PosixFilePermission bit : mode) {
+                if (bit.name().startsWith("GROUP_") || bit.name().startsWith("OTHERS_")) {
+                    throw new StoreException("postgres_password_file " + file + " may be read by group or others; "
+                            + "make it mode 0600 (or 0400), owned by the service user");
+                }
+            }
+            String password = Files.readString(file, StandardCharsets.UTF_8).strip();
+            if (password.isEmpty() || password.contains("\n")) {
+                throw new StoreException("postgres_password_file " + file + " must hold the password on one line");
+            }
+            return password;
+        } catch (IOException e) {
+            throw new StoreException("postgres_password_file " + file + " cannot be read: " + e.getMessage(), e);
+        }
+    }
+
+    // ---- connections, and what is logged when the database goes and comes back
+
+    private Connection connect() throws StoreTransient {
+        synchronized (health) {
+            if (down && System.nanoTime() - retryAtNanos < 0) {
+                throw new StoreTransient("the database is unreachable (retrying)", false, null);
+            }
+        }
+        try {
+            Connection c = DriverManager.getConnection(url, properties);
+            synchronized (health) {
+                if (down) {
+                    down = false;
+                    log.info("the database {} is reachable again; serving requests", url);
+                }
+            }
+            return c;
+        } catch (SQLException e) {
+            lost(e);
+            throw new StoreTransient("the database is unreachable: " + describe(e), false, e);
+        }
+    }
+
+    /** A new connection failed: the database is gone. Logged once, until it is back. */
+    private void lost(SQLException e) {
+        synchronized (health) {
+            if (!down) {
+                down = true;
+                backoffMs = FIRST_BACKOFF_MS;
+                log.error("lost the database {} ({}); answering 'unavailable' and reconnecting until it is back",
+                        url, describe(e));
+            } else {
+                backoffMs = Math.min(MAX_BACKOFF_MS, backoffMs * 2);
+            }
+            retryAtNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoffMs);
+        }
+        dropIdle();
+    }
+
+    /** An open connection broke: the idle ones went with the same server (restarted, say). */
+    private void dropIdle() {
+        Connection c;
+        while ((c = idle.pollFirst()) != null) {
+            closeQuietly(c);
+        }
+    }
+
+    /** A failure of the connection itself (class 08, or the server shutting down), not of a statement. */
+    private static boolean connectionLost(SQLException e) {
+        String state = e.getSQLState();
+        return state == null || state.startsWith("08") || state.startsWith("57P");
+    }
+
+    /**
+     * A connection that broke at once (reset, closed: a server restarted since it was made) is
+     * worth one more try on a new connection; one that timed out is not: the time is spent.
+     */
+    private static boolean brokeAtOnce(SQLException e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.net.SocketTimeoutException) {
+                return false;
+            }
+        }
+        return connectionLost(e);
+    }
+
+    private static boolean retryNow(SQLException e) {
+        return "40P01".equals(e.getSQLState()) || "40001".equals(e.getSQLState());
+    }
+
+    private static String describe(SQLException e) {
+        String state = e.getSQLState();
+        return (state == null ? "" : "SQLSTATE " + state + ": ") + e.getMessage();
+    }
+
+    private static void closeQuietly(Connection c) {
+        try {
+            c.close();
+        } catch (SQLException ignored) {
+            // it is being thrown away
+        }
+    }
+
+    /** A read on a pooled connection, outside the writer's transaction. */
+    private <T> T read(Sql<T> op) {
+        try {
+            if (!readPermits.tryAcquire(READ_WAIT_MS, TimeUnit.MILLISECONDS)) {
+                throw new StoreUnavailable(new StoreTransient("no database connection free within "
+                        + READ_WAIT_MS + " ms", false, null));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StoreUnavailable(new StoreTransient("interrupted", false, e));
+        }
+        try {
+            for (int attempt = 1; ; attempt++) {
+                Connection c = idle.pollFirst();
+                boolean reused = c != null;
+                if (c == null) {
+                    c = connect();
+                }
+                try {
+                    T result = op.run(c);
+                    idle.addFirst(c);
+                    return result;
+                } catch (SQLException e) {
+                    closeQuietly(c);
+                    if (connectionLost(e)) {
+                        dropIdle();
+                        if (reused && attempt == 1 && brokeAtOnce(e)) {
+                            continue; // a connection left from before a restart: try a new one
+                        }
+                        lost(e);
+                    }
+                    throw new StoreUnavailable(new StoreTransient("database read failed: " + describe(e), false, e));
+                }
+            }
+        } catch (StoreTransient e) {
+            throw new StoreUnavailable(e);
+        } finally {
+            readPermits.release();
+        }
+    }
+
+    // ---- schema
+
+    private void migrate(MasterKey key) throws StoreException {
+        String check = HexFormat.of().formatHex(key.fingerprint());
+        try (Connection c = connect()) {
+            c.setAutoCommit(false);
+            try (Statement st = c.createStatement()) {
+                st.execute("SELECT pg_advisory_xact_lock(" + MIGRATION_LOCK + ")");
+                st.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, "
+                        + "applied_at timestamptz NOT NULL DEFAULT now())");
+                int current;
+                try (ResultSet rs = st.executeQuery("SELECT coalesce(max(version), 0) FROM schema_version")) {
+                    rs.next();
+                    current = rs.getInt(1);
+                }
+                if (current > SCHEMA_VERSION) {
+                    throw new StoreException("the database " + url + " has schema version " + current
+                            + ", newer than this twofactord understands (" + SCHEMA_VERSION + "); upgrade twofactord");
+                }
+                for (int v = current + 1; v <= SCHEMA_VERSION; v++) {
+                    String file = MIGRATIONS.get(v - 1);
+                    st.execute(resource(file));
+                    st.execute("INSERT INTO schema_version (version) VALUES (" + v + ")");
+                    log.info("database {}: applied {}", url, file);
+                }
+                String stored = null;
+                try (ResultSet rs = st.executeQuery("SELECT value FROM meta WHERE key = 'key_check'")) {
+                    if (rs.next()) {
+                        stored = rs.getString(1);
+                    }
+                }
+                if (stored == null) {
+                    try (ResultSet rs = st.executeQuery("SELECT count(*) FROM users")) {
+                        rs.next();
+                        if (rs.getLong(1) > 0) {
+                            throw new StoreException("the database " + url + " has users but no key check; it is damaged");
+                        }
+                    }
+                    try (PreparedStatement ps = c.prepareStatement("INSERT INTO meta (key, value) VALUES ('key_check', ?)")) {
+                        ps.setString(1, check);
+                        ps.executeUpdate();
+                    }
+                } else if (!stored.equals(check)) {
+                    throw new StoreException("the master key does not match the database " + url + "; every daemon "
+                            + "of the fleet needs the same master.key (copy it from the server that made the database)");
+                }
+            }
+            c.commit();
+        } catch (SQLException e) {
+            throw new StoreException("the database " + url + " cannot be prepared: " + describe(e), e);
+        }
+    }
+
+    private static String resource(String file) throws StoreException {
+        try (InputStream in = PostgresStore.class.getResourceAsStream("/db/postgresql/" + file)) {
+            if (in == null) {
+                throw new StoreException("migration " + file + " is missing from the jar");
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new StoreException("migration " + file + " cannot be read", e);
+        }
+    }
+
+    // ---- reads on session threads
+
+    @Override
+    public Optional<String> meta(String key) {
+        CachedMeta cached = metaCache;
+        if (cached == null || System.nanoTime() - cached.readAtNanos() >= TimeUnit.MILLISECONDS.toNanos(META_CACHE_MS)) {
+            long now = System.nanoTime();
+            long version = metaVersion.get();
+            cached = new CachedMeta(read(c -> {
+                Map<String, String> all = new HashMap<>();
+                try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT key, value FROM meta")) {
+                    while (rs.next()) {
+                        all.put(rs.getString(1), rs.getString(2));
+                    }
+                }
+                return all;
+            }), now);
+            synchronized (metaVersion) {
+                if (metaVersion.get() == version) {
+                    metaCache = cached; // unless this daemon changed policy or issuer meanwhile
+                }
+            }
+        }
+        return Optional.ofNullable(cached.values().get(key));
+    }
+
+    @Override
+    public Optional<UserRecord> user(String name) {
+        return read(c -> selectUser(c, name, false));
+    }
+
+    @Override
+    public Optional<PendingEnrollment> pending(String name) {
+        return read(c -> selectPending(c, name, false));
+    }
+
+    @Override
+    public List<String> names() {
+        return read(PostgresStore::selectNames);
+    }
+
+    @Override
+    public List<String> pendingNames() {
+        return read(PostgresStore::selectPendingNames);
+    }
+
+    @Override
+    public int userCount() {
+        return read(c -> {
+            try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM users")) {
+                rs.next();
+                return rs.getInt(1);
+            }
+        });
+    }
+
+    private static Optional<UserRecord> selectUser(Connection c, String name, boolean lock) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT " + USER_COLUMNS + " FROM users WHERE name = ?"
+                + (lock ? " FOR UPDATE" : ""))) {
+            ps.setString(1, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return Optional.empty();
+                }
+                return Optional.of(new UserRecord(rs.getBytes(1), rs.getInt(2), rs.getLong(3), rs.getInt(4),
+                        rs.getInt(5), rs.getLong(6), rs.getLong(7), rs.getLong(8), rs.getBytes(9), rs.getInt(10)));
+            }
+        }
+    }
+
+    private static Optional<PendingEnrollment> selectPending(Connection c, String name, boolean lock)
+            throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT sealed_secret, created_at, expires_at FROM pending "
+                + "WHERE name = ?" + (lock ? " FOR UPDATE" : ""))) {
+            ps.setString(1, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Optional.of(new PendingEnrollment(rs.getBytes(1), rs.getLong(2), rs.getLong(3)))
+                        : Optional.empty();
+            }
+        }
+    }
+
+    private static List<String> selectNames(Connection c) throws SQLException {
+        TreeSet<String> all = new TreeSet<>(); // Java's order, as MapDB gives it, whatever the collation
+        try (Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT name FROM users UNION SELECT name FROM pending")) {
+            while (rs.next()) {
+                all.add(rs.getString(1));
+            }
+        }
+        return new ArrayList<>(all);
+    }
+
+    private static List<String> selectPendingNames(Connection c) throws SQLException {
+        TreeSet<String> all = new TreeSet<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT name FROM pending")) {
+            while (rs.next()) {
+                all.add(rs.getString(1));
+            }
+        }
+        return new ArrayList<>(all);
+    }
+
+    // ---- writes: the writer thread's transaction
+
+    @Override
+    public Store inTransaction() {
+        return transaction;
+    }
+
+    @Override
+    public boolean lazyCommits() {
+        return false;
+    }
+
+    @Override
+    public void putMeta(String key, String value) {
+        transaction.putMeta(key, value);
+    }
+
+    @Override
+    public void removeMeta(String key) {
+        transaction.removeMeta(key);
+    }
+
+    @Override
+    public void putUser(String name, UserRecord record) {
+        transaction.putUser(name, record);
+    }
+
+    @Override
+    public void removeUser(String name) {
+        transaction.removeUser(name);
+    }
+
+    @Override
+    public void putPending(String name, PendingEnrollment pending) {
+        transaction.putPending(name, pending);
+    }
+
+    @Override
+    public void removePending(String name) {
+        transaction.removePending(name);
+    }
+
+    @Override
+    public boolean acceptStep(String name, int generation, long step, long nowS) {
+        return transaction.acceptStep(name, generation, step, nowS);
+    }
+
+    @Override
+    public boolean useBackupCode(String name, int generation, int index, long nowS) {
+        return transaction.useBackupCode(name, generation, index, nowS);
+    }
+
+    @Override
+    public void commit() throws StoreException {
+        transaction.commit();
+    }
+
+    @Override
+    public void snapshot(Path dir) throws StoreException {
+        throw new StoreException("the PostgreSQL store is backed up with pg_dump, or copied with "
+                + "'twofactord store export' (docs/operations.md)");
+    }
+
+    @Override
+    public void close() {
+        transaction.close();
+        Connection c;
+        while ((c = idle.pollFirst()) != null) {
+            closeQuietly(c);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "PostgresStore[" + url + "]";
+    }
+
+    /**
+     * The writer's transaction: one connection, not in autocommit; its reads lock what they read.
+     * Only the writer thread (or a command-line tool, alone) uses it.
+     */
+    private final class Transaction implements Store {
+        private Connection connection;
+        /** Whether the connection has served a commit: if it breaks now, it may be just stale. */
+        private boolean usedBefore;
+        private boolean metaWritten;
+
+        private <T> T run(Sql<T> op) {
+            try {
+                if (connection == null) {
+                    Connection c = connect();
+                    try {
+                        c.setAutoCommit(false);
+                    } catch (SQLException e) {
+                        closeQuietly(c);
+                        throw e;
+                    }
+                    connection = c;
+                    usedBefore = false;
+                }
+                return op.run(connection);
+            } catch (StoreTransient e) {
+                throw new StoreUnavailable(e);
+            } catch (SQLException e) {
+                throw new StoreUnavailable(rollBack(e, true));
+            }
+        }
+
+        /**
+         * Rolls the whole transaction back after a failed statement or commit. A statement that
+         * failed on a connection from an earlier batch, because that connection broke, is worth
+         * one more try on a new connection (the batch is applied again): the database may have
+         * restarted since. A broken commit is not: it may have happened.
+         */
+        private StoreTransient rollBack(SQLException e, boolean statement) {
+            metaWritten = false;
+            boolean retry = retryNow(e);
+            if (connectionLost(e)) {
+                retry = statement && usedBefore && brokeAtOnce(e);
+                if (retry) {
+                    dropIdle();
+                } else {
+                    lost(e);
+                }
+                close();
+            } else if (connection != null) {
+                try {
+                    connection.rollback();
+                } catch (SQLException again) {
+                    close();
+                }
+            }
+            return new StoreTransient("database write rolled back: " + describe(e), retry, e);
+        }
+
+        @Override
+        public Optional<String> meta(String key) {
+            return run(c -> {
+                try (PreparedStatement ps = c.prepareStatement("SELECT value FROM meta WHERE key = ? FOR UPDATE")) {
+                    ps.setString(1, key);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        return rs.next() ? Optional.of(rs.getString(1)) : Optional.<String>empty();
+                    }
+                }
+            });
+        }
+
+        @Override
+        public Optional<UserRecord> user(String name) {
+            return run(c -> selectUser(c, name, true));
+        }
+
+        @Override
+        public Optional<PendingEnrollment> pending(String name) {
+            return run(c -> selectPending(c, name, true));
+        }
+
+        @Override
+        public List<String> names() {
+            return run(PostgresStore::selectNames);
+        }
+
+        @Override
+        public List<String> pendingNames() {
+            return run(PostgresStore::selectPendingNames);
+        }
+
+        @Override
+        public int userCount() {
+            return run(c -> {
+                try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM users")) {
+                    rs.next();
+                    return rs.getInt(1);
+                }
+            });
+        }
+
+        private int update(String sql, Object... args) {
+            return run(c -> {
+                try (PreparedStatement ps = c.prepareStatement(sql)) {
+                    for (int i = 0; i < args.length; i++) {
+                        ps.setObject(i + 1, args[i]);
+                    }
+                    return ps.executeUpdate();
+                }
+            });
+        }
+
+        @Override
+        public void putMeta(String key, String value) {
+            update("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                    key, value);
+            metaWritten = true;
+        }
+
+        @Override
+        public void removeMeta(String key) {
+            update("DELETE FROM meta WHERE key = ?", key);
+            metaWritten = true;
+        }
+
+        @Override
+        public void putUser(String name, UserRecord r) {
+            update("INSERT INTO users (name, " + USER_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    + "ON CONFLICT (name) DO UPDATE SET sealed_secret = EXCLUDED.sealed_secret, "
+                    + "generation = EXCLUDED.generation, last_step = EXCLUDED.last_step, failures = EXCLUDED.failures, "
+                    + "lockout_level = EXCLUDED.lockout_level, locked_until = EXCLUDED.locked_until, "
+                    + "enrolled_at = EXCLUDED.enrolled_at, last_used_at = EXCLUDED.last_used_at, "
+                    + "backup_hashes = EXCLUDED.backup_hashes, backup_used = EXCLUDED.backup_used",
+                    name, r.sealedSecret(), r.generation(), r.lastStep(), r.failures(), r.lockoutLevel(),
+                    r.lockedUntil(), r.enrolledAt(), r.lastUsedAt(), r.backupHashes(), r.backupUsed());
+        }
+
+        @Override
+        public void removeUser(String name) {
+            update("DELETE FROM users WHERE name = ?", name);
+        }
+
+        @Override
+        public void putPending(String name, PendingEnrollment p) {
+            update("INSERT INTO pending (name, sealed_secret, created_at, expires_at) VALUES (?, ?, ?, ?) "
+                    + "ON CONFLICT (name) DO UPDATE SET sealed_secret = EXCLUDED.sealed_secret, "
+                    + "created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at",
+                    name, p.sealedSecret(), p.createdAt(), p.expiresAt());
+        }
+
+        @Override
+        public void removePending(String name) {
+            update("DELETE FROM pending WHERE name = ?", name);
+        }
+
+        /** The one write that decides a TOTP OK, for every daemon of the fleet: its row count. */
+        @Override
+        public boolean acceptStep(String name, int generation, long step, long nowS) {
+            return update("UPDATE users SET last_step = ?, failures = 0, lockout_level = 0, locked_until = 0, "
+                    + "last_used_at = ? WHERE name = ? AND generation = ? AND last_step < ? AND locked_until <= ?",
+                    step, nowS, name, generation, step, nowS) == 1;
+        }
+
+        /** The one write that decides a backup-code OK: the code's bit must still be clear. */
+        @Override
+        public boolean useBackupCode(String name, int generation, int index, long nowS) {
+            int bit = 1 << index;
+            return update("UPDATE users SET backup_used = backup_used | ?, failures = 0, lockout_level = 0, "
+                    + "locked_until = 0, last_used_at = ? WHERE name = ? AND generation = ? AND backup_used & ? = 0 "
+                    + "AND locked_until <= ?", bit, nowS, name, generation, bit, nowS) == 1;
+        }
+
+        @Override
+        public boolean lazyCommits() {
+            return false;
+        }
+
+        @Override
+        public void commit() throws StoreException {
+            if (connection == null) {
+                return; // nothing was written
+            }
+            try {
+                connection.commit();
+                usedBefore = true;
+            } catch (SQLException e) {
+                // Lost with the connection, the commit may or may not have happened: the batch is
+                // answered 'unavailable' either way, which is safe (at worst a code is used up).
+                throw rollBack(e, false);
+            }
+            if (metaWritten) {
+                metaWritten = false;
+                synchronized (metaVersion) {
+                    metaVersion.incrementAndGet();
+                    metaCache = null; // this daemon sees its own change at once
+                }
+            }
+        }
+
+        @Override
+        public void snapshot(Path dir) throws StoreException {
+            PostgresStore.this.snapshot(dir);
+        }
+
+        @Override
+        public void close() {
+            if (connection != null) {
+                closeQuietly(connection);
+                connection = null;
+            }
+        }
+    }
+}

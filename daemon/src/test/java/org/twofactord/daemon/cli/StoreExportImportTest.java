@@ -1,0 +1,179 @@
+package org.twofactord.daemon.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.twofactord.daemon.Client;
+import org.twofactord.daemon.Json;
+import org.twofactord.daemon.MutableClock;
+import org.twofactord.daemon.TestDaemon;
+import org.twofactord.daemon.Totp;
+import org.twofactord.daemon.store.PostgresServer;
+
+/**
+ * store export and store import through the real command line, MapDB to PostgreSQL to MapDB: the
+ * same users verify with the same codes, replay and lockout state, used backup codes, pending
+ * enrolments, policy and issuer come along; a store with another key or one not empty is refused.
+ */
+class StoreExportImportTest {
+    static PostgresServer postgres;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void startPostgres() throws Exception {
+        postgres = PostgresServer.start();
+    }
+
+    @AfterAll
+    static void stopPostgres() throws Exception {
+        if (postgres != null) {
+            postgres.close();
+        }
+    }
+
+    private Path mapDbConfig() throws Exception {
+        Path file = dir.resolve("mapdb.conf");
+        Files.writeString(file, "store = mapdb\n");
+        return file;
+    }
+
+    private Path postgresConfig(String url) throws Exception {
+        Path password = dir.resolve("pg.password");
+        Files.writeString(password, PostgresServer.ROLE_PASSWORD + "\n");
+        Files.setPosixFilePermissions(password, PosixFilePermissions.fromString("rw-------"));
+        Path file = dir.resolve("pg.conf");
+        Files.writeString(file, "store = postgresql\npostgres_url = " + url + "\npostgres_user = " + PostgresServer.ROLE
+                + "\npostgres_password_file = " + password + "\n");
+        return file;
+    }
+
+    private static Cli.Run cli(String... args) {
+        return Cli.run(null, args);
+    }
+
+    private static void copyKey(Path fromState, Path toState) throws Exception {
+        Files.createDirectories(toState);
+        Files.copy(fromState.resolve("master.key"), toState.resolve("master.key"));
+    }
+
+    @Test
+    void mapDbToPostgresAndBackKeepsUsersCodesAndState() throws Exception {
+        MutableClock clock = MutableClock.atStepStart();
+        String alice;
+        String usedBackup;
+        String freshBackup;
+        String carol;
+        TestDaemon source = new TestDaemon(dir.resolve("mapdb1"), clock).start();
+        try (Client c = source.client()) {
+            c.expect("POLICY REQUIRE", "OK {\"mode\":\"required\",\"enabled\":true}");
+            c.expect("ISSUER SET Example Fleet", "OK {\"issuer\":\"Example Fleet\",\"default\":false}");
+            alice = Json.of(c.call("ENROLL alice")).get("secret").asText();
+            JsonNode backup = Json.of(c.call("CONFIRM alice " + Totp.code(alice, clock, -1))).get("backup_codes");
+            usedBackup = backup.get(0).asText();
+            freshBackup = backup.get(1).asText();
+            c.expect("VERIFY alice " + Totp.code(alice, clock, 0), "OK {\"method\":\"totp\"}");
+            c.expect("VERIFY alice " + usedBackup, "OK {\"method\":\"backup\",\"backup_codes_left\":9}");
+            carol = Json.of(c.call("ENROLL carol")).get("secret").asText();
+            c.call("CONFIRM carol " + Totp.code(carol, clock, -1));
+            String wrong = Totp.wrongCode(carol, clock);
+            for (int i = 0; i < 5; i++) {
+                c.expect("VERIFY carol " + wrong, "NO invalid");
+            }
+            c.call("ENROLL bob");
+        }
+        source.stop(); // a MapDB store is exported with its daemon stopped
+
+        Path first = dir.resolve("first.json");
+        Cli.Run export = cli("store", "export", first.toString(), "--config", mapDbConfig().toString(),
+                "--state-dir", source.stateDir().toString());
+        assertEquals(0, export.exit(), export.out() + export.err());
+        assertEquals("exported 2 users and 1 pending enrolments to " + first + "\n", export.out());
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(first)));
+        String text = Files.readString(first);
+        assertFalse(text.contains(alice) || text.contains(carol), "secrets stay sealed in the export");
+        assertFalse(text.contains(freshBackup) || text.contains(freshBackup.replace("-", "")), "no backup code");
+
+        // Into PostgreSQL, with the same master key.
+        String url = postgres.createDatabase();
+        Path pgConfig = postgresConfig(url);
+        TestDaemon fleet = new TestDaemon(dir.resolve("pg"), clock);
+        PostgresServer.configure(fleet, url, dir.resolve("pg"));
+        copyKey(source.stateDir(), fleet.stateDir());
+        Cli.Run imported = cli("store", "import", first.toString(), "--config", pgConfig.toString(),
+                "--state-dir", fleet.stateDir().toString());
+        assertEquals(0, imported.exit(), imported.out() + imported.err());
+        assertEquals("imported 2 users and 1 pending enrolments from " + first + "\n", imported.out());
+        Cli.Run again = cli("store", "import", first.toString(), "--config", pgConfig.toString(),
+                "--state-dir", fleet.stateDir().toString());
+        assertEquals(4, again.exit());
+        assertTrue(again.err().contains("not empty"), again.err());
+
+        fleet.start();
+        try (Client c = fleet.client()) {
+            expectSameState(c, alice, usedBackup, carol, clock);
+            c.expect("VERIFY alice " + Totp.code(alice, clock, 1), "OK {\"method\":\"totp\"}");
+            c.expect("VERIFY alice " + freshBackup, "OK {\"method\":\"backup\",\"backup_codes_left\":8}");
+        }
+        // Out of PostgreSQL while its daemon runs, into a new MapDB store.
+        Path second = dir.resolve("second.json");
+        Cli.Run export2 = cli("store", "export", second.toString(), "--config", pgConfig.toString(),
+                "--state-dir", fleet.stateDir().toString());
+        assertEquals(0, export2.exit(), export2.out() + export2.err());
+        fleet.stop();
+
+        TestDaemon back = new TestDaemon(dir.resolve("mapdb2"), clock);
+        copyKey(source.stateDir(), back.stateDir());
+        Cli.Run imported2 = cli("store", "import", second.toString(), "--config", mapDbConfig().toString(),
+                "--state-dir", back.stateDir().toString());
+        assertEquals(0, imported2.exit(), imported2.out() + imported2.err());
+        back.start();
+        try (Client c = back.client()) {
+            expectSameState(c, alice, usedBackup, carol, clock);
+            c.expect("VERIFY alice " + Totp.code(alice, clock, 1), "NO replayed");
+            c.expect("VERIFY alice " + freshBackup, "NO invalid");
+            clock.advanceSeconds(30);
+            c.expect("VERIFY alice " + Totp.code(alice, clock, 1), "OK {\"method\":\"totp\"}");
+        } finally {
+            back.close();
+        }
+
+        // A store made with another master key refuses the file.
+        Path otherState = dir.resolve("other").resolve("state");
+        Files.createDirectories(otherState);
+        byte[] key = new byte[32];
+        new SecureRandom().nextBytes(key);
+        Files.write(otherState.resolve("master.key"), key);
+        Cli.Run refused = cli("store", "import", second.toString(), "--config", mapDbConfig().toString(),
+                "--state-dir", otherState.toString());
+        assertEquals(4, refused.exit());
+        assertTrue(refused.err().contains("another master key"), refused.err());
+    }
+
+    /** What came along: policy, issuer, replay state, used backup code, lockout, pending enrolment. */
+    private static void expectSameState(Client c, String alice, String usedBackup, String carol, MutableClock clock)
+            throws Exception {
+        c.expect("POLICY", "OK {\"mode\":\"required\",\"enabled\":true}");
+        c.expect("ISSUER", "OK {\"issuer\":\"Example Fleet\",\"default\":false}");
+        c.expect("VERIFY alice " + Totp.code(alice, clock, 0), "NO replayed");
+        c.expect("VERIFY alice " + usedBackup, "NO invalid");
+        assertTrue(c.call("VERIFY carol " + Totp.code(carol, clock, 1)).startsWith("NO locked"));
+        assertTrue(Json.of(c.call("USER bob")).get("pending").asBoolean());
+        List<String> users = new ArrayList<>();
+        Json.of(c.call("USERS")).get("users").forEach(u -> users.add(u.get("user").asText()));
+        assertEquals(List.of("alice", "bob", "carol"), users);
+    }
+}

@@ -1,0 +1,219 @@
+package org.twofactord.daemon.fleet;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.twofactord.daemon.Client;
+import org.twofactord.daemon.Json;
+import org.twofactord.daemon.MutableClock;
+import org.twofactord.daemon.TestDaemon;
+import org.twofactord.daemon.Totp;
+import org.twofactord.daemon.store.PostgresServer;
+import org.twofactord.daemon.store.StoreException;
+
+/**
+ * Two daemons on two sockets sharing one PostgreSQL database, as a fleet does: replay protection,
+ * exactly one OK under a race, and the lockout count hold across them.
+ */
+class FleetTest {
+    static PostgresServer postgres;
+
+    @TempDir
+    Path dir;
+    MutableClock clock = MutableClock.atStepStart();
+    TestDaemon one;
+    TestDaemon two;
+
+    @BeforeAll
+    static void startPostgres() throws Exception {
+        postgres = PostgresServer.start();
+    }
+
+    @AfterAll
+    static void stopPostgres() throws Exception {
+        if (postgres != null) {
+            postgres.close();
+        }
+    }
+
+    @BeforeEach
+    void startDaemons() throws Exception {
+        String url = postgres.createDatabase();
+        one = new TestDaemon(dir.resolve("one"), clock).set("max_failures", "5");
+        two = new TestDaemon(dir.resolve("two"), clock).set("max_failures", "5");
+        PostgresServer.configure(one, url, dir.resolve("one"));
+        PostgresServer.configure(two, url, dir.resolve("two"));
+        one.start();
+        try (Client a = one.client()) {
+            a.expect("POLICY ENABLE", "OK {\"mode\":\"optional\",\"enabled\":true}");
+        }
+        // The admin gives every daemon of the fleet the key the first one made.
+        Files.createDirectories(two.stateDir());
+        Files.copy(one.stateDir().resolve("master.key"), two.stateDir().resolve("master.key"));
+        two.start();
+    }
+
+    @AfterEach
+    void stopDaemons() {
+        one.close();
+        two.close();
+    }
+
+    private String enrol(Client c, String user) throws Exception {
+        String secret = Json.of(c.call("ENROLL " + user)).get("secret").asText();
+        String reply = c.call("CONFIRM " + user + " " + Totp.code(secret, clock, -1));
+        assertTrue(reply.startsWith("OK {\"backup_codes\":["), reply);
+        return secret;
+    }
+
+    @Test
+    void aCodeAcceptedThroughOneDaemonIsAReplayThroughTheOther() throws Exception {
+        try (Client a = one.client(); Client b = two.client()) {
+            String secret = enrol(a, "alice");
+            b.expect("CHECK alice", "OK {\"required\":true}");
+            String code = Totp.code(secret, clock, 0);
+            a.expect("VERIFY alice " + code, "OK {\"method\":\"totp\"}");
+            b.expect("VERIFY alice " + code, "NO replayed");
+            String next = Totp.code(secret, clock, 1);
+            b.expect("VERIFY alice " + next, "OK {\"method\":\"totp\"}");
+            a.expect("VERIFY alice " + next, "NO replayed");
+        }
+    }
+
+    @Test
+    void aBackupCodeWorksOnceAcrossTheFleet() throws Exception {
+        try (Client a = one.client(); Client b = two.client()) {
+            String secret = Json.of(a.call("ENROLL bob")).get("secret").asText();
+            String reply = a.call("CONFIRM bob " + Totp.code(secret, clock, -1));
+            String backup = Json.of(reply).get("backup_codes").get(0).asText();
+            b.expect("VERIFY bob " + backup, "OK {\"method\":\"backup\",\"backup_codes_left\":9}");
+            a.expect("VERIFY bob " + backup, "NO invalid");
+        }
+    }
+
+    @Test
+    void thirtyTwoRacingRequestsWithOneFreshCodeOverBothDaemonsGetOneOk() throws Exception {
+        String secret;
+        try (Client a = one.client()) {
+            secret = enrol(a, "alice");
+        }
+        String code = Totp.code(secret, clock, 1);
+        List<String> replies = race(32, () -> "VERIFY alice " + code);
+        assertEquals(1, replies.stream().filter(r -> r.equals("OK {\"method\":\"totp\"}")).count(), replies.toString());
+        replies.stream().filter(r -> !r.startsWith("OK")).forEach(r ->
+                assertTrue(r.equals("NO replayed") || r.startsWith("NO locked"), r));
+    }
+
+    @Test
+    void wrongCodesOverBothDaemonsLockAtExactlyTheConfiguredCount() throws Exception {
+        String secret;
+        try (Client a = one.client()) {
+            secret = enrol(a, "alice");
+        }
+        String wrong = Totp.wrongCode(secret, clock);
+        List<String> replies = race(24, () -> "VERIFY alice " + wrong);
+        // Every failure is counted once, by the database: exactly max_failures of them are
+        // answered 'invalid', the fifth locks, and every later one finds the lock.
+        assertEquals(5, replies.stream().filter(r -> r.equals("NO invalid")).count(), replies.toString());
+        assertEquals(19, replies.stream().filter(r -> r.startsWith("NO locked")).count(), replies.toString());
+        try (Client a = one.client(); Client b = two.client()) {
+            assertTrue(a.call("VERIFY alice " + Totp.code(secret, clock, 0)).startsWith("NO locked"));
+            assertTrue(b.call("VERIFY alice " + Totp.code(secret, clock, 0)).startsWith("NO locked"));
+            assertTrue(!Json.of(b.call("USER alice")).get("locked_until").isNull());
+        }
+    }
+
+    @Test
+    void aPolicyOrIssuerChangeThroughOneDaemonIsSeenByTheOther() throws Exception {
+        try (Client a = one.client(); Client b = two.client()) {
+            b.expect("POLICY", "OK {\"mode\":\"optional\",\"enabled\":true}");
+            a.expect("POLICY REQUIRE", "OK {\"mode\":\"required\",\"enabled\":true}");
+            a.expect("POLICY", "OK {\"mode\":\"required\",\"enabled\":true}"); // at once where it was made
+            // The other daemon caches policy and issuer for at most PostgresStore.META_CACHE_MS.
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            String seen;
+            while (!(seen = b.call("POLICY")).contains("required") && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            assertEquals("OK {\"mode\":\"required\",\"enabled\":true}", seen);
+        }
+    }
+
+    @Test
+    void aDaemonWithAnotherKeyOrAReadablePasswordFileRefusesToStart() throws Exception {
+        String url = postgres.createDatabase();
+        TestDaemon first = new TestDaemon(dir.resolve("first"), clock);
+        PostgresServer.configure(first, url, dir.resolve("first"));
+        first.start();
+        first.close();
+        // No copy of the fleet's key: this daemon makes one of its own, which the database refuses.
+        TestDaemon stranger = new TestDaemon(dir.resolve("stranger"), clock);
+        PostgresServer.configure(stranger, url, dir.resolve("stranger"));
+        StoreException e = assertThrows(StoreException.class, stranger::start);
+        assertTrue(e.getMessage().contains("the master key does not match the database"), e.getMessage());
+
+        TestDaemon careless = new TestDaemon(dir.resolve("careless"), clock);
+        PostgresServer.configure(careless, url, dir.resolve("careless"));
+        Files.createDirectories(careless.stateDir());
+        Files.copy(first.stateDir().resolve("master.key"), careless.stateDir().resolve("master.key"));
+        Path password = dir.resolve("careless").resolve("postgres.password");
+        Files.setPosixFilePermissions(password, PosixFilePermissions.fromString("rw-r-----"));
+        e = assertThrows(StoreException.class, careless::start);
+        assertTrue(e.getMessage().contains("may be read by group or others"), e.getMessage());
+        Files.setPosixFilePermissions(password, PosixFilePermissions.fromString("rw-------"));
+        careless.start();
+        try (Client c = careless.client()) {
+            c.expect("POLICY", "OK {\"mode\":\"disabled\",\"enabled\":false}");
+        } finally {
+            careless.close();
+        }
+    }
+
+    /** Sends {@code n} requests at once, alternating between the two daemons; returns the replies. */
+    private List<String> race(int n, Callable<String> request) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(n);
+        try {
+            List<Client> clients = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                clients.add(i % 2 == 0 ? one.client() : two.client());
+            }
+            CountDownLatch go = new CountDownLatch(1);
+            List<Future<String>> futures = new ArrayList<>();
+            for (Client c : clients) {
+                String line = request.call();
+                futures.add(pool.submit(() -> {
+                    go.await();
+                    return c.call(line);
+                }));
+            }
+            go.countDown();
+            List<String> replies = new ArrayList<>();
+            for (Future<String> f : futures) {
+                replies.add(f.get());
+            }
+            for (Client c : clients) {
+                c.close();
+            }
+            return replies;
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+}
