@@ -125,6 +125,7 @@ public final class MapDbStore implements Store {
             MapDbStore store = new MapDbStore(file, db);
             store.checkSchemaAndKey(file, key, existed);
             store.replayJournal();
+            restrictPermissions(file); // the journal too, if it was just made
             return store;
         } catch (StoreException | RuntimeException e) {
             db.close();
@@ -132,11 +133,20 @@ public final class MapDbStore implements Store {
         }
     }
 
+    /**
+     * Mode 0600 for the store's files, and the state directory's owner: a file that root made
+     * through an offline command ({@code store check}, {@code store import}) must stay readable by
+     * the service user the directory belongs to, or the daemon could not start on it.
+     */
     private static void restrictPermissions(Path file) throws StoreException {
         try (var siblings = Files.list(file.getParent())) {
+            java.nio.file.attribute.UserPrincipal dirOwner = Files.getOwner(file.getParent());
             for (Path p : (Iterable<Path>) siblings::iterator) {
                 if (p.getFileName().toString().startsWith(file.getFileName().toString())) {
                     Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rw-------"));
+                    if (!Files.getOwner(p).equals(dirOwner)) {
+                        Files.setOwner(p, dirOwner); // only root can, and only root made it so
+                    }
                 }
             }
         } catch (IOException e) {
