@@ -9,7 +9,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -23,14 +22,7 @@ class PostgresDeadlockTest {
 
     @BeforeAll
     static void startServer() throws Exception {
-        server = PostgresServer.start();
-    }
-
-    @AfterAll
-    static void stopServer() throws Exception {
-        if (server != null) {
-            server.close();
-        }
+        server = PostgresServer.shared(); // stopped when the test JVM ends
     }
 
     /** Reads {@code first} FOR UPDATE, waits until the other writer holds its row, then takes {@code second}. */

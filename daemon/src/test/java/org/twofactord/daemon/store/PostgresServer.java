@@ -86,6 +86,20 @@ public final class PostgresServer implements AutoCloseable {
         return bin;
     }
 
+    private static PostgresServer shared;
+
+    /**
+     * One server for the test classes that need only databases of their own (each test makes one
+     * with {@link #createDatabase}): started at first use, stopped by the shutdown hook when the
+     * test JVM ends. A test that stops or freezes the server starts its own with {@link #start}.
+     */
+    public static synchronized PostgresServer shared() throws IOException, InterruptedException {
+        if (shared == null) {
+            shared = start();
+        }
+        return shared;
+    }
+
     /** initdb and start a new server. */
     public static PostgresServer start() throws IOException, InterruptedException {
         Path bin = requirePostgres();

@@ -1,6 +1,5 @@
 package org.twofactord.daemon.store;
 
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 
 /** The store contract on a real PostgreSQL server, a new database for each test. */
@@ -10,14 +9,7 @@ class PostgresStoreContractTest extends StoreContractTest {
 
     @BeforeAll
     static void startServer() throws Exception {
-        server = PostgresServer.start();
-    }
-
-    @AfterAll
-    static void stopServer() throws Exception {
-        if (server != null) {
-            server.close();
-        }
+        server = PostgresServer.shared(); // stopped when the test JVM ends
     }
 
     @Override
