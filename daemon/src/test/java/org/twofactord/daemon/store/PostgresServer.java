@@ -49,7 +49,10 @@ public final class PostgresServer implements AutoCloseable {
         this.bin = bin;
         this.port = port;
         this.asPostgresUser = asPostgresUser;
-        this.hook = new Thread(this::stopQuietly, "postgres-stop");
+        this.hook = new Thread(() -> {
+            stopQuietly();
+            removeDirectory();
+        }, "postgres-stop");
     }
 
     /** The newest PostgreSQL under /usr/lib/postgresql/N/bin, or null. */
@@ -235,8 +238,14 @@ public final class PostgresServer implements AutoCloseable {
         } catch (IllegalStateException e) {
             // already shutting down
         }
+        removeDirectory();
+    }
+
+    private void removeDirectory() {
         try (Stream<Path> all = Files.walk(dir)) {
             all.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException | java.io.UncheckedIOException e) {
+            // a temporary directory left behind: nothing else to do
         }
     }
 }
