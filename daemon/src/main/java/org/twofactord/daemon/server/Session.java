@@ -76,10 +76,9 @@ final class Session implements Runnable {
     private static final int BUSY_LINGER_BYTES = 64 * 1024;
 
     /**
-     * Answers {@code ERR busy} and closes. Closing a Unix socket with unread input resets it, and
-     * the client, whose request is usually there already, could lose the reply; so our side is
-     * ended first, what has arrived is read and dropped, and then what the client still sends,
-     * until it closes, for at most {@code lingerMs} (0: only what has arrived).
+     * Answers {@code ERR busy} and closes, after {@link #dropUntilClosed} for at most
+     * {@code lingerMs} (0: only what has arrived), so that the client, whose request is usually
+     * there already, does not lose the reply.
      */
     static void refuseBusy(AFUNIXSocket socket, int lingerMs) {
         try {
@@ -87,24 +86,7 @@ final class Session implements Runnable {
             out.write((Reply.err(ErrorCodes.BUSY, "too many connections").format() + "\n")
                     .getBytes(StandardCharsets.UTF_8));
             out.flush();
-            socket.shutdownOutput();
-            InputStream in = socket.getInputStream();
-            byte[] scratch = new byte[4096];
-            int ready;
-            while ((ready = Math.min(in.available(), scratch.length)) > 0) { // what is there already
-                in.read(scratch, 0, ready);
-            }
-            if (lingerMs > 0) {
-                long end = System.nanoTime() + lingerMs * 1_000_000L;
-                long dropped = 0;
-                long left;
-                int n = 0;
-                while (dropped < BUSY_LINGER_BYTES && n >= 0 && (left = end - System.nanoTime()) > 0) {
-                    socket.setSoTimeout((int) Math.max(1, left / 1_000_000L));
-                    n = in.read(scratch);
-                    dropped += Math.max(n, 0);
-                }
-            }
+            dropUntilClosed(socket, lingerMs, BUSY_LINGER_BYTES);
         } catch (IOException ignored) {
             // the peer left already, or the linger ran out
         } finally {
@@ -169,7 +151,7 @@ final class Session implements Runnable {
             if (close) {
                 out.flush();
                 if (frame instanceof LineReader.TooLong) {
-                    lingerForReply(input);
+                    lingerForReply();
                 }
                 return;
             }
@@ -177,25 +159,40 @@ final class Session implements Runnable {
     }
 
     /** How long, and how much, a too-long sender's input is read and dropped before the close. */
-    private static final long LINGER_NANOS = 1_000_000_000L;
+    private static final int LINGER_MS = 1000;
     private static final long LINGER_BYTES = 1 << 20;
 
     /**
      * Closing a Unix socket with unread input resets the connection, and the peer may then lose
-     * the reply still waiting in its buffer. So after ERR too-long: end our side, and read and
-     * drop what the client still sends, for a bounded time and amount, giving it the chance to
-     * read the reply first.
+     * the reply still waiting in its buffer. So before a close with a reply just written: end our
+     * side, drop what has arrived, then read and drop what the client still sends until it
+     * closes, for at most {@code lingerMs} and {@code maxBytes}, giving it the chance to read the
+     * reply first.
      */
-    private void lingerForReply(DeadlineInput input) {
+    static void dropUntilClosed(AFUNIXSocket socket, int lingerMs, long maxBytes) throws IOException {
+        socket.shutdownOutput();
+        InputStream in = socket.getInputStream();
+        byte[] scratch = new byte[8192];
+        long dropped = 0;
+        int ready;
+        while (dropped < maxBytes && (ready = Math.min(in.available(), scratch.length)) > 0) {
+            dropped += Math.max(in.read(scratch, 0, ready), 0);
+        }
+        long end = System.nanoTime() + lingerMs * 1_000_000L;
+        long left;
+        int n = 0;
+        while (dropped < maxBytes && n >= 0 && (left = end - System.nanoTime()) > 0) {
+            socket.setSoTimeout((int) Math.max(1, left / 1_000_000L));
+            n = in.read(scratch);
+            dropped += Math.max(n, 0);
+        }
+    }
+
+    /** After ERR too-long: {@link #dropUntilClosed}, with the reaper's deadline as a backstop. */
+    private void lingerForReply() {
+        deadlineNanos = System.nanoTime() + LINGER_MS * 1_000_000L;
         try {
-            socket.shutdownOutput();
-            deadlineNanos = System.nanoTime() + LINGER_NANOS;
-            byte[] scratch = new byte[8192];
-            long dropped = 0;
-            int n;
-            while (dropped < LINGER_BYTES && (n = input.read(scratch, 0, scratch.length)) >= 0) {
-                dropped += n;
-            }
+            dropUntilClosed(socket, LINGER_MS, LINGER_BYTES);
         } catch (IOException done) {
             // deadline or peer gone: close now
         }
