@@ -104,7 +104,7 @@ public final class Writer implements AutoCloseable {
      * within {@link #LAZY_COMMIT_MS} like a lazy one.
      */
     public <T> CompletableFuture<T> submitSynced(String user, Change<T> change) {
-        return enqueue(change, groupCommit ? Kind.SYNCED : Kind.COMMITTED, user);
+        return enqueue(change, Kind.SYNCED, user);
     }
 
     /**
@@ -114,12 +114,13 @@ public final class Writer implements AutoCloseable {
      * committed with the next durable change, or after {@link #LAZY_COMMIT_MS} at the latest.
      */
     public <T> CompletableFuture<T> submitLazy(Change<T> change) {
-        return enqueue(change, groupCommit ? Kind.LAZY : Kind.COMMITTED, null);
+        return enqueue(change, Kind.LAZY, null);
     }
 
     private <T> CompletableFuture<T> enqueue(Change<T> change, Kind requested, String user) {
-        // A store shared by several daemons commits every batch: see Store#lazyCommits.
-        Kind kind = store.lazyCommits() ? requested : Kind.COMMITTED;
+        // Without group commit (the benchmarks' baseline), and with a store shared by several
+        // daemons (see Store#lazyCommits), every change is committed before it is answered.
+        Kind kind = groupCommit && store.lazyCommits() ? requested : Kind.COMMITTED;
         CompletableFuture<T> future = new CompletableFuture<>();
         if (!running) {
             future.completeExceptionally(new StoreException("the store is closing"));
@@ -185,23 +186,22 @@ public final class Writer implements AutoCloseable {
                     // (SELECT ... FOR UPDATE) that other daemons wait for: end its transaction.
                     durable = true;
                 }
-                if (storeFailure == null
-                        && (durable || (lazyApplied > 0 && (System.nanoTime() - lazyDeadline >= 0 || !running)))) {
+                boolean commitNow = durable
+                        || (lazyApplied > 0 && (System.nanoTime() - lazyDeadline >= 0 || !running));
+                if (storeFailure == null && (commitNow || !synced.isEmpty())) {
                     try {
-                        store.commit();
+                        if (commitNow) {
+                            store.commit(); // covers the synced changes too
+                        } else {
+                            store.sync(synced);
+                        }
                         completions.forEach(Runnable::run);
-                        lazyApplied = 0;
+                        if (commitNow) {
+                            lazyApplied = 0;
+                        }
                     } catch (StoreException | RuntimeException e) {
                         storeFailure = e instanceof StoreException se ? se
-                                : new StoreException("commit failed: " + e.getMessage(), e);
-                    }
-                } else if (storeFailure == null && !synced.isEmpty()) {
-                    try {
-                        store.sync(synced);
-                        completions.forEach(Runnable::run);
-                    } catch (StoreException | RuntimeException e) {
-                        storeFailure = e instanceof StoreException se ? se
-                                : new StoreException("sync failed: " + e.getMessage(), e);
+                                : new StoreException((commitNow ? "commit" : "sync") + " failed: " + e.getMessage(), e);
                     }
                 }
                 if (storeFailure == null) {
