@@ -184,8 +184,8 @@ public final class MapDbStore implements Store {
     }
 
     /**
-     * Applies the journal's entries made after the last commit (in order: each is a whole record),
-     * commits them, and empties the journal.
+     * Applies the journal's entries made after the store's last commit (in order: each is a whole
+     * record), commits them, and empties the journal.
      */
     private void replayJournal() throws StoreException {
         commitNumber = metaCache.containsKey(META_COMMIT) ? Long.parseLong(metaCache.get(META_COMMIT)) : 0;
@@ -193,9 +193,11 @@ public final class MapDbStore implements Store {
             journal = Journal.open(journalPath(file));
             int replayed = 0;
             for (Journal.Entry entry : journal.read()) {
-                if (entry.commit() != commitNumber) {
+                if (entry.commit() < commitNumber) {
                     continue; // covered by a later commit
                 }
+                // Tagged with the store's last commit, or (if MapDB came back without a commit it
+                // had reported done) a later one: newer than the store either way.
                 if (entry.record() == null) {
                     removeUser(entry.name());
                 } else {

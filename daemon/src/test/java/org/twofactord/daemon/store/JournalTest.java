@@ -89,6 +89,32 @@ class JournalTest {
     }
 
     @Test
+    void entriesNewerThanTheCommitTheStoreCameBackWithAreReplayed() throws Exception {
+        Path live = Files.createDirectory(dir.resolve("live"));
+        Path file = live.resolve("twofactord.db");
+        Path olderStore = Files.createDirectory(dir.resolve("older"));
+        try (MapDbStore store = MapDbStore.open(file, key)) {
+            store.putUser("alice", record(1));
+            store.commit();
+            try (var files = Files.list(live)) { // the store files as of this commit
+                for (Path p : (Iterable<Path>) files::iterator) {
+                    if (!p.getFileName().toString().endsWith(".journal")) {
+                        Files.copy(p, olderStore.resolve(p.getFileName()));
+                    }
+                }
+            }
+            store.putUser("bob", record(1));
+            store.commit(); // a commit MapDB reported done, and then (say) lost
+            store.putUser("alice", record(9));
+            store.sync(List.of("alice"));
+            Files.copy(MapDbStore.journalPath(file), MapDbStore.journalPath(olderStore.resolve("twofactord.db")));
+        }
+        try (MapDbStore reopened = MapDbStore.open(olderStore.resolve("twofactord.db"), key)) {
+            assertEquals(9, reopened.user("alice").orElseThrow().lastStep(), "an acknowledged code was forgotten");
+        }
+    }
+
+    @Test
     void aTornLastEntryEndsTheReplayAndTheEntriesBeforeItCount() throws Exception {
         Path live = Files.createDirectory(dir.resolve("live"));
         Path file = live.resolve("twofactord.db");
