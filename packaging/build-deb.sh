@@ -1,9 +1,11 @@
 #!/bin/sh
-# Builds twofactord_<version>_<arch>.deb from this build (mvn -B install first) with dpkg-deb:
+# Builds twofactord_<version>_<arch>.deb from this build (mvn -B package first) with dpkg-deb:
 # the layout of packaging/install.sh, the maintainer scripts of packaging/debian/, and
 # /etc/twofactord/twofactord.conf as a conffile. Architecture "all" unless the PAM module
 # (C, built by `make -C client-shim`) was there to include: then the build machine's.
 # Usage: packaging/build-deb.sh [OUTDIR]   (default: target/); prints the path of the .deb.
+# TWOFACTORD_DEB_VERSION sets the package version instead of the jar's (packaging/test-systemd.sh
+# builds a second, higher version of the same build to test an upgrade).
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$here/target}
@@ -11,11 +13,12 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
 jar="$here/daemon/target/twofactord.jar"
-[ -f "$jar" ] || { echo "build-deb.sh: $jar is missing: run mvn -B install first" >&2; exit 1; }
+[ -f "$jar" ] || { echo "build-deb.sh: $jar is missing: run mvn -B package first" >&2; exit 1; }
 # The jar's own version (0.1.0-SNAPSHOT); "~" sorts a snapshot before its release.
 version=$(unzip -p "$jar" META-INF/MANIFEST.MF | sed -n 's/^Implementation-Version: *//p' | tr -d '\r' |
     sed 's/-SNAPSHOT$/~snapshot/')
 [ -n "$version" ] || { echo "build-deb.sh: no Implementation-Version in $jar" >&2; exit 1; }
+version=${TWOFACTORD_DEB_VERSION:-$version}
 
 # The PAM module, once client-shim/ exists: built here so that the package always carries it.
 if [ -f "$here/client-shim/Makefile" ]; then

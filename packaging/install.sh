@@ -7,7 +7,7 @@
 #   /etc/twofactord/twofactord.conf  the commented default configuration
 #   /usr/share/man/man8/twofactord.8.gz, bash completion (if the build made them), docs
 #   /lib/<multiarch>/security/pam_twofactord.so  the PAM module, if it was built
-# Usage: packaging/install.sh DESTDIR    (after `mvn -B install`, which builds daemon/target;
+# Usage: packaging/install.sh DESTDIR    (after `mvn -B package`, which builds daemon/target;
 #        DESTDIR=/ installs for real, but prefer the .deb: packaging/build-deb.sh)
 # Prints "pam" on standard output when it installed the PAM module (build-deb.sh needs to know).
 set -eu
@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 dest=${1:?usage: packaging/install.sh DESTDIR}
 dest=${dest%/}
 target="$here/daemon/target"
-[ -f "$target/twofactord.jar" ] || { echo "install.sh: $target/twofactord.jar is missing: run mvn -B install first" >&2; exit 1; }
+[ -f "$target/twofactord.jar" ] || { echo "install.sh: $target/twofactord.jar is missing: run mvn -B package first" >&2; exit 1; }
 
 install -d "$dest/usr/share/twofactord/lib" "$dest/usr/bin" "$dest/lib/systemd/system" \
     "$dest/usr/lib/sysusers.d" "$dest/usr/lib/tmpfiles.d" "$dest/etc/twofactord" \
