@@ -83,10 +83,29 @@ public final class TestDaemon implements AutoCloseable {
     }
 
     public TestDaemon start() throws IOException, ConfigException, StoreException {
+        return start(null);
+    }
+
+    /**
+     * Starts serving {@code listening}, a socket already bound and listening (as systemd passes
+     * one), instead of binding {@link #socket()}; null binds as {@link #start()} does.
+     */
+    public TestDaemon start(org.newsclub.net.unix.AFUNIXServerSocket listening)
+            throws IOException, ConfigException, StoreException {
         Config config = config();
-        server = Server.start(config, new Server.Options(clock, new SecureRandom(), users, rootUid,
-                storeFactory != null ? storeFactory : Server.configured(config), "test"));
+        Server.Options options = new Server.Options(clock, new SecureRandom(), users, rootUid,
+                storeFactory != null ? storeFactory : Server.configured(config), "test");
+        server = listening == null ? Server.start(config, options) : Server.start(config, options, listening);
         return this;
+    }
+
+    public void onAcceptFailed(Runnable listener) {
+        server.onAcceptFailed(listener);
+    }
+
+    /** Whether the server still accepts connections (what the systemd watchdog asks). */
+    public boolean accepting() {
+        return server != null && server.accepting();
     }
 
     /** Stops and starts again on the same directory (a clean restart). */

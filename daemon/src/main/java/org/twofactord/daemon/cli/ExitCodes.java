@@ -14,6 +14,11 @@ public final class ExitCodes {
     public static final int UNAVAILABLE = 4;
     /** serve: a store write failed (disk full, I/O error); a restart continues from the last commit. */
     public static final int STORE_FAILED = 75;
+    /**
+     * serve: accepting connections has failed for ten seconds without a success (a listening
+     * socket that was shut down, say); the service manager restarts it.
+     */
+    public static final int SOCKET_FAILED = 74;
     /** The configuration file is wrong. */
     public static final int CONFIG = 78;
 

@@ -99,6 +99,11 @@ public final class ServeCommand implements Callable<Integer> {
             storeBroken.set(true);
             stop.countDown();
         });
+        java.util.concurrent.atomic.AtomicBoolean acceptFailed = new java.util.concurrent.atomic.AtomicBoolean();
+        server.onAcceptFailed(() -> {
+            acceptFailed.set(true);
+            stop.countDown();
+        });
         if (inherited.isPresent()) {
             log.info("twofactord {} serving the socket passed by systemd, {} (state {}); the configuration's "
                     + "socket, socket_mode and socket_group do not apply: twofactord.socket sets them",
@@ -128,6 +133,10 @@ public final class ServeCommand implements Callable<Integer> {
             log.error("stopped because a store write failed; start twofactord again (its service manager does) "
                     + "to continue from the last commit");
             return ExitCodes.STORE_FAILED;
+        }
+        if (acceptFailed.get()) {
+            log.error("stopped because accepting connections kept failing; its service manager starts it again");
+            return ExitCodes.SOCKET_FAILED;
         }
         log.info("stopped");
         return ExitCodes.OK;

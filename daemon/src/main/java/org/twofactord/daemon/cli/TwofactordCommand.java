@@ -18,7 +18,7 @@ import picocli.CommandLine.Command;
         footer = {"", "The client commands talk to the daemon's socket: --socket PATH, or $TWOFACTORD_SOCKET "
             + "(dev mode: --socket .twofactord-dev/twofactord.sock).",
             "Exit codes: 0 ok (yes), 1 no (refused, or a wrong code), 2 usage error, 3 forbidden, "
-            + "4 daemon or store unavailable; serve: 75 a store write failed (restart it), 78 bad configuration."})
+            + "4 daemon or store unavailable; serve: 74 accept kept failing, 75 a store write failed (restart it), 78 bad configuration."})
 public final class TwofactordCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

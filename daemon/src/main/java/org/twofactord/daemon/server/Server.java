@@ -45,6 +45,18 @@ public final class Server implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Server.class);
     /** How long shutdown waits for requests in flight. */
     private static final long DRAIN_MS = 5000;
+    /**
+     * How long an accept on a socket inherited from systemd blocks before the loop looks at
+     * {@link #stopping} again: such a socket is never closed (see {@link #stop}), so nothing else
+     * would wake the accept thread.
+     */
+    private static final int INHERITED_ACCEPT_POLL_MS = 200;
+    /**
+     * After accept has failed for this long without one success, the daemon gives up: it stops
+     * pinging the systemd watchdog and {@link #onAcceptFailed} runs, so that its service manager
+     * restarts it, instead of refusing every login while looking healthy.
+     */
+    static final long ACCEPT_GIVE_UP_MS = 10_000;
 
     /** What a server needs from outside; tests swap the clock, the user database or the store. */
     public record Options(Clock clock, SecureRandom random, UserDatabase users, long rootUid,
@@ -78,6 +90,9 @@ public final class Server implements AutoCloseable {
     private final Path listeningOn;
     /** The socket file's key if this server made the file (and so removes it), else null. */
     private final Object socketFileKey;
+    /** Whether the listening socket was handed in (by systemd): never closed, never removed. */
+    private final boolean inheritedSocket;
+    private volatile Runnable onAcceptFailed;
     private final ThreadPoolExecutor pool;
     private final ScheduledExecutorService timer;
     private final ExecutorService refusals;
@@ -116,6 +131,7 @@ public final class Server implements AutoCloseable {
                 this.serverSocket = inherited;
                 this.listeningOn = localPath(inherited);
                 this.socketFileKey = null;
+                inherited.setSoTimeout(INHERITED_ACCEPT_POLL_MS);
             } else {
                 this.serverSocket = bind(config);
                 this.listeningOn = config.socket();
@@ -130,6 +146,7 @@ public final class Server implements AutoCloseable {
             throw e;
         }
         this.writer = startedWriter;
+        this.inheritedSocket = inherited != null;
         // Threads are made on demand and die after a minute idle; the accept loop admits at most
         // max_connections sessions, the slack covers a thread that has not yet returned to the pool.
         this.pool = new ThreadPoolExecutor(0, config.maxConnections() + 16, 60, TimeUnit.SECONDS,
@@ -279,10 +296,15 @@ public final class Server implements AutoCloseable {
     }
 
     private void acceptLoop() {
+        long failures = 0; // since the last success
+        long failingSince = 0;
+        long lastReport = 0;
         while (!stopping) {
             AFUNIXSocket socket;
             try {
                 socket = serverSocket.accept();
+            } catch (java.net.SocketTimeoutException e) {
+                continue; // an inherited socket's poll interval: look at `stopping` again
             } catch (IOException e) {
                 if (stopping) {
                     return;
@@ -291,10 +313,29 @@ public final class Server implements AutoCloseable {
                     log.error("the listening socket was closed ({}); no new connections are accepted", e.getMessage());
                     return;
                 }
-                log.error("accept failed: {}", e.getMessage());
+                long now = System.nanoTime();
+                if (failures++ == 0) {
+                    failingSince = now;
+                    lastReport = now;
+                    log.error("accept failed: {}", e.getMessage());
+                } else if (now - failingSince >= TimeUnit.MILLISECONDS.toNanos(ACCEPT_GIVE_UP_MS)) {
+                    // A listening socket that was shut down gives EINVAL forever: a daemon that
+                    // goes on trying refuses every login and looks healthy. Give up, loudly.
+                    log.error("accept has failed {} times in {} s ({}); no longer accepting connections, so that the "
+                            + "service manager restarts twofactord", failures, ACCEPT_GIVE_UP_MS / 1000, e.getMessage());
+                    Runnable listener = onAcceptFailed;
+                    if (listener != null) {
+                        listener.run();
+                    }
+                    return;
+                } else if (now - lastReport >= TimeUnit.SECONDS.toNanos(2)) {
+                    lastReport = now;
+                    log.error("accept still failing ({} times): {}", failures, e.getMessage());
+                }
                 pause(); // e.g. out of file descriptors: do not spin
                 continue;
             }
+            failures = 0;
             services.stats.connections.incrementAndGet();
             if (open.incrementAndGet() > config.maxConnections() || stopping) {
                 open.decrementAndGet();
@@ -408,6 +449,14 @@ public final class Server implements AutoCloseable {
     }
 
     /**
+     * Runs {@code listener} once, on the accept thread, when accept has failed for
+     * {@link #ACCEPT_GIVE_UP_MS} without a success and the accept loop has ended.
+     */
+    public void onAcceptFailed(Runnable listener) {
+        this.onAcceptFailed = listener;
+    }
+
+    /**
      * Stops accepting, lets requests in flight finish (bounded), commits and closes the store and
      * removes the socket file if it is still this server's.
      */
@@ -416,10 +465,21 @@ public final class Server implements AutoCloseable {
             return;
         }
         stopping = true;
-        try {
-            serverSocket.close();
-        } catch (IOException ignored) {
-            // closing anyway
+        if (inheritedSocket) {
+            // systemd's socket stays open and listening for the next service process: never
+            // close() it (that would shut it down, see SocketActivation#adopt); the accept loop
+            // sees `stopping` within its poll interval, and this process's exit closes the fd.
+            try {
+                acceptThread.join(INHERITED_ACCEPT_POLL_MS * 5L);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        } else {
+            try {
+                serverSocket.close();
+            } catch (IOException ignored) {
+                // closing anyway
+            }
         }
         sessions.forEach(Session::stop);
         pool.shutdown();

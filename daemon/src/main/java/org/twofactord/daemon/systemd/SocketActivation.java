@@ -66,11 +66,27 @@ public final class SocketActivation {
             throw new IOException("file descriptor " + FIRST_FD + " from systemd is not a Unix socket "
                     + "(twofactord.socket needs ListenStream=/path): " + e.getMessage(), e);
         }
+        return Optional.of(adopt(socket));
+    }
+
+    /**
+     * Marks a listening socket that belongs to someone else (systemd, which keeps listening on it
+     * while the service restarts): its file is never deleted, and a descriptor left to the garbage
+     * collector is closed without {@code shutdown(2)}. An explicit {@code close()} still shuts it
+     * down (junixsocket 2.11.1 calls {@code shutdown(fd, SHUT_RDWR)} in every explicit close of a
+     * socket, whatever {@code setShutdownOnClose} says), which would end the listening socket for
+     * systemd and every later service process: so the server never closes such a socket (see
+     * {@code Server#stop}); the process's exit closes its descriptor.
+     *
+     * @throws IOException if the socket is not bound (it is then closed, in the same way)
+     */
+    public static AFUNIXServerSocket adopt(AFUNIXServerSocket socket) throws IOException {
+        socket.setShutdownOnClose(false);
         socket.setDeleteOnClose(false);
         if (!socket.isBound()) {
             socket.close();
             throw new IOException("the socket systemd passed is not bound to an address");
         }
-        return Optional.of(socket);
+        return socket;
     }
 }
