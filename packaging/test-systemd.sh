@@ -400,7 +400,7 @@ run_suite() {
     # fail until the socket starts again.
     expect_eq "systemctl stop twofactord.socket twofactord: both stop, connections fail" \
         "inactive inactive failed inactive" \
-        "$(in_ct systemctl is-active twofactord.socket) $(in_ct systemctl is-active twofactord.service) $(h tfd PING | grep -q 'Connection refused\|No such file' && echo failed) $(in_ct systemctl is-active twofactord.service)"
+        "$(in_ct systemctl is-active twofactord.socket) $(in_ct systemctl is-active twofactord.service) $(out=$(h tfd PING); grep -q 'Connection refused\|No such file' <<< "$out" && echo failed || echo "PING: $out") $(in_ct systemctl is-active twofactord.service)"
     in_ct systemctl start twofactord.socket
     no_failed_units "stopping both"
     login_works "stopping both and starting the socket"
