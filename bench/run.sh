@@ -131,7 +131,7 @@ if [[ $store == postgresql ]]; then
         --postgres-password-file "$work/pg.password")
 fi
 
-daemon_opts=${BENCH_DAEMON_JAVA_OPTS:--Xms16m -Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1}
+daemon_opts=${BENCH_DAEMON_JAVA_OPTS:--Xms16m -Xmx128m -Xmn4m -XX:+UseSerialGC -XX:TieredStopAtLevel=1}
 step "work directory $work; daemon JVM options: $daemon_opts"
 BENCH_PIDFILE=$pidfile java -Xmx1g -XX:+UseParallelGC -jar "$bench_jar" suite "${quick[@]}" \
     --work "$work" --daemon-jar "$daemon_jar" --daemon-java-opts "$daemon_opts" \
