@@ -104,6 +104,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# A run killed by SIGKILL leaves its overlay mounted (its container ends by the timeout
+# below, 20 minutes): take away those older than half an hour.
+for old in "$cache"/run.*; do
+    [[ -d $old && -n $(find "$old" -maxdepth 0 -mmin +30) ]] || continue
+    mountpoint -q "$old/root" && umount -l "$old/root"
+    rm -rf "$old"
+done
+
 suite=build
 phase "build the two packages"
 jar=$here/daemon/target/twofactord.jar
@@ -467,6 +475,13 @@ run_suite() {
     out=$(in_ct journalctl --no-pager -u twofactord.service 2>&1 | grep -c 'Watchdog timeout')
     expect_eq "the journal says why: Watchdog timeout" 1 "$out"
     login_works "the watchdog's restart"
+
+    # The daemon's WARN and ERROR lines (it logs to stderr: the journal's level does not
+    # tell them) and systemd's warnings, for the reader: the kill -9 and the watchdog's
+    # SIGABRT are expected there.
+    in_ct journalctl --no-pager -o short-monotonic -u twofactord.service -u twofactord.socket 2>&1 |
+        grep -E ' (WARN|ERROR) |systemd\[1\]: .*(exited|Failed|Watchdog|[Ww]arning)' | cut -c1-220 |
+        sed "s/^/# $suite: journal: /"
 
     phase "remove, install again, purge"
     if out=$(in_ct -t 120 apt-get remove -y -q twofactord 2>&1); then
