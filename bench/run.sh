@@ -82,7 +82,8 @@ fi
 
 work=$(mktemp -d /tmp/twofactord-bench.XXXXXX)
 pidfile=$work/pids
-pam_prefix=twofactord-bench-$$
+# tfdt-RUN-*: the form of every name tests put on the host (scripts/host-snapshot).
+pam_prefix=tfdt-${TFD_TEST_RUN:-b$$}-bench
 : >"$pidfile"
 pg_bin=""
 cleanup() {

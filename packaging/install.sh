@@ -43,7 +43,9 @@ else
     rmdir "$dest/usr/share/man/man8" "$dest/usr/share/man"
 fi
 if [ -f "$docs/twofactord.bash" ]; then
-    install -m 0644 "$docs/twofactord.bash" "$dest/usr/share/bash-completion/completions/twofactord"
+    # bash sources a completion, never runs it: the generated file's #! line goes.
+    sed '1{/^#!/d}' "$docs/twofactord.bash" > "$dest/usr/share/bash-completion/completions/twofactord"
+    chmod 0644 "$dest/usr/share/bash-completion/completions/twofactord"
 else
     rmdir "$dest/usr/share/bash-completion/completions" "$dest/usr/share/bash-completion"
 fi

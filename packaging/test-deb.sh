@@ -5,8 +5,13 @@
 # the configured mode and group, to root and to a member of the verifier group but not to
 # others; apt-get remove keeping the configuration and the state; apt-get purge removing
 # everything it installed.
+# All of it twice: once as a host with systemd has it (the postinst makes the accounts and
+# directories with systemd-sysusers and systemd-tmpfiles), once as a host without systemd has
+# it (adduser and install -d): for that pass the test hides both programs in a mount namespace
+# of its own, which ends with it, so the host is never without them.
 # Needs root (it installs a package and adds a user); skipped without, except under CI=true.
 # Usage: packaging/test-deb.sh    (after mvn -B install or verify; run-tests runs it)
+#        packaging/test-deb.sh --with-systemd-sysusers | --without-systemd-sysusers   (one pass)
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 if [[ $(id -u) -ne 0 ]]; then
@@ -17,6 +22,60 @@ if [[ $(id -u) -ne 0 ]]; then
     echo "test-deb: skipped: needs root to install the package"
     exit 0
 fi
+# Accounts the test makes are tfdt-RUN-* (scripts/host-snapshot); RUN from run-tests, or ours.
+export TFD_TEST_RUN=${TFD_TEST_RUN:-d$$}
+
+pass=${1:-}
+case $pass in
+    "")
+        rc=0
+        if command -v systemd-sysusers >/dev/null; then
+            "$0" --with-systemd-sysusers || rc=1
+        elif [[ ${CI:-} == true ]]; then
+            echo "test-deb: CI must run the pass with systemd-sysusers: install the package systemd" >&2
+            rc=1
+        else
+            echo "# test-deb: no systemd-sysusers here (package systemd): only the pass without it"
+        fi
+        "$0" --without-systemd-sysusers || rc=1
+        exit $rc
+        ;;
+    --with-systemd-sysusers)
+        command -v systemd-sysusers >/dev/null ||
+            { echo "test-deb: $pass: no systemd-sysusers here (package systemd)" >&2; exit 1; }
+        ;;
+    --without-systemd-sysusers)
+        if [[ ${2:-} != --in-namespace ]]; then
+            exec unshare --mount --propagation private -- "$0" "$pass" --in-namespace
+        fi
+        # An empty file that is not executable over each program: `command -v` in the postinst
+        # (dash) no longer finds it, as on a host without systemd. Only this namespace sees it.
+        absent=$(mktemp)
+        chmod 0644 "$absent"
+        for program in systemd-sysusers systemd-tmpfiles; do
+            if path=$(command -v "$program"); then
+                mount --bind "$absent" "$(readlink -f "$path")" ||
+                    { echo "test-deb: cannot hide $path" >&2; rm -f "$absent"; exit 1; }
+            fi
+        done
+        rm -f "$absent"
+        # As the postinst's /bin/sh sees it (bash's own `command -v` still names such a file).
+        if sh -c 'command -v systemd-sysusers || command -v systemd-tmpfiles || [ -x "$(command -v systemd-tmpfiles)" ]'; then
+            echo "test-deb: /bin/sh still finds systemd-sysusers or systemd-tmpfiles" >&2
+            exit 1
+        fi
+        ;;
+    *)
+        echo "usage: packaging/test-deb.sh [--with-systemd-sysusers|--without-systemd-sysusers]" >&2
+        exit 2
+        ;;
+esac
+echo "# test-deb $pass"
+
+# One package test on the machine at a time: another run's install or purge of the same
+# package would pull it from under this one (scripts/host-snapshot waits on this lock too).
+exec 9>>/run/lock/twofactord-test-deb.lock
+flock -w 900 9 || { echo "test-deb: another package test held the lock for 15 minutes" >&2; exit 1; }
 if dpkg-query -W -f='${Status}' twofactord 2>/dev/null | grep -q 'ok installed\|config-files'; then
     if [[ ${CI:-} == true ]]; then
         apt-get -o DPkg::Lock::Timeout=300 purge -y -q twofactord >/dev/null
@@ -47,16 +106,34 @@ mode_owner() { stat -c '%a %U:%G' "$1" 2>&1; }
 work=$(mktemp -d)
 chmod 0755 "$work"
 daemon_pid=""
-web_user=tfd-deb-web
-# The package leaves its user and groups behind on purge; the test takes away those it made.
-accounts_before=$(getent passwd twofactord; getent group twofactord twofactord-admin)
+web_user=tfdt-$TFD_TEST_RUN-web
+# The package leaves its user and groups behind on purge; the test takes away those it made,
+# each on its own: an account that was here before stays.
+user_before=$(getent passwd twofactord)
+group_before=$(getent group twofactord)
+admin_before=$(getent group twofactord-admin)
+if [[ -n $user_before$group_before$admin_before ]]; then
+    # Then the package takes them as they are: a twofactord group of an ordinary user's range
+    # (left by an earlier test, say) gives systemd-sysusers' user twofactord a uid of that range.
+    echo "# accounts of the package's names that were here before the test (kept afterwards):"
+    for line in "$user_before" "$group_before" "$admin_before"; do
+        [[ -n $line ]] && echo "#   $line"
+    done
+fi
 cleanup() {
     [[ -n $daemon_pid ]] && kill "$daemon_pid" 2>/dev/null
     getent passwd "$web_user" >/dev/null && userdel "$web_user"
-    if [[ -z $accounts_before ]] && ! dpkg-query -W -f='${Status}' twofactord 2>/dev/null | grep -q 'ok installed'; then
-        getent passwd twofactord >/dev/null && userdel twofactord
-        getent group twofactord-admin >/dev/null && groupdel twofactord-admin
-        getent group twofactord >/dev/null && groupdel twofactord
+    getent group "$web_user" >/dev/null && groupdel "$web_user"
+    if ! dpkg-query -W -f='${Status}' twofactord 2>/dev/null | grep -q 'ok installed'; then
+        [[ -z $user_before ]] && getent passwd twofactord >/dev/null && userdel twofactord
+        [[ -z $admin_before ]] && getent group twofactord-admin >/dev/null && groupdel twofactord-admin
+        if [[ -z $group_before ]]; then
+            getent group twofactord >/dev/null && groupdel twofactord
+        elif ! getent group twofactord >/dev/null; then
+            # userdel takes the user's own group with it (USERGROUPS_ENAB): put it back as it was.
+            IFS=: read -r _ _ gid members <<< "$group_before"
+            groupadd -g "$gid" twofactord && [[ -n $members ]] && gpasswd -q -M "$members" twofactord
+        fi
     fi
     rm -rf "$work"
 }
@@ -67,7 +144,7 @@ echo "# built $(basename "$deb") ($(du -h "$deb" | cut -f1))"
 if ! out=$(apt_get install -y -q "$deb" 2>&1); then
     echo "$out"
     not_ok "apt-get install ./$(basename "$deb")"
-    echo "test-deb: $passed passed, $failed failed"
+    echo "test-deb: $passed passed, $failed failed ($pass)"
     exit 1
 fi
 ok "apt-get install ./$(basename "$deb")"
@@ -89,7 +166,8 @@ expect_eq "/usr/bin/twofactord" "755 root:root" "$(mode_owner /usr/bin/twofactor
 expect_eq "the jar and its libraries" "yes" \
     "$([[ -f /usr/share/twofactord/twofactord.jar && -f /usr/share/twofactord/lib/junixsocket-common-2.11.1.jar ]] && echo yes)"
 files=(/lib/systemd/system/twofactord.socket /lib/systemd/system/twofactord.service
-    /usr/lib/sysusers.d/twofactord.conf /usr/lib/tmpfiles.d/twofactord.conf /usr/share/doc/twofactord/operations.md)
+    /usr/lib/sysusers.d/twofactord.conf /usr/lib/tmpfiles.d/twofactord.conf /usr/share/doc/twofactord/operations.md
+    /usr/share/doc/twofactord/copyright /usr/share/doc/twofactord/changelog.gz)
 if [[ -f $here/daemon/target/docs/twofactord.8 ]]; then
     files+=(/usr/share/man/man8/twofactord.8.gz /usr/share/bash-completion/completions/twofactord)
 else
@@ -98,6 +176,9 @@ fi
 for f in "${files[@]}"; do
     expect_eq "$f" "644 root:root" "$(mode_owner "$f")"
 done
+# dpkg --verify checks every file against the package's md5sums (and fails without them).
+check "dpkg --verify twofactord: md5sums for every file, all matching" \
+    bash -c '[[ -s /var/lib/dpkg/info/twofactord.md5sums ]] && dpkg --verify twofactord'
 pam=$(dpkg -L twofactord | grep '/security/pam_twofactord.so$' || true)
 if [[ -n $pam ]]; then
     expect_eq "the PAM module $pam" "644 root:root" "$(mode_owner "$pam")"
@@ -141,7 +222,7 @@ out=$(echo PING | setpriv --reuid=nobody --regid=nogroup --clear-groups -- socat
 expect_eq "a user outside the group cannot connect to the 0660 socket" yes \
     "$(grep -q 'Permission denied' <<< "$out" && echo yes || echo "$out")"
 # docs/operations.md: a login service gets the verifier role by joining the group twofactord.
-useradd -M -s /usr/sbin/nologin "$web_user"
+useradd -M -U -s /usr/sbin/nologin "$web_user"
 usermod -aG twofactord "$web_user"
 out=$(echo "CHECK root" | setpriv --reuid="$web_user" --regid="$web_user" --init-groups -- \
     socat -t 5 - "UNIX-CONNECT:$socket" 2>&1)
@@ -171,5 +252,5 @@ expect_eq "after purge: the user and groups stay (Debian leaves them)" yes \
 expect_eq "after purge: dpkg knows no twofactord" "" \
     "$(dpkg-query -W -f='${Status}' twofactord 2>/dev/null | grep -v 'not-installed')"
 
-echo "test-deb: $passed passed, $failed failed"
+echo "test-deb: $passed passed, $failed failed ($pass)"
 [[ $failed -eq 0 ]]

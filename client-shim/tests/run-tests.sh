@@ -31,8 +31,11 @@ PROBE=$SHIM/tests/pam_authtok_probe.so
 JAR=${TWOFACTORD_JAR:-$REPO/daemon/target/twofactord.jar}
 
 WORK=$(mktemp -d /tmp/twofactord-pamtest.XXXXXX)
-PAMD_PREFIX=twofactord-test-$$
-SPLIT_USER=tfdsplit$$
+# Names on the host: tfdt-RUN-* (scripts/host-snapshot knows the form), RUN from run-tests or
+# this process, so that two runs on one machine never share a PAM service or a user.
+export TFD_TEST_RUN=${TFD_TEST_RUN:-p$$}
+PAMD_PREFIX=tfdt-$TFD_TEST_RUN-pam
+SPLIT_USER=tfdt-$TFD_TEST_RUN-split
 PASSED=0
 FAILED=0
 FAILED_NAMES=()
@@ -48,6 +51,7 @@ cleanup() {
     [ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null
     rm -f /etc/pam.d/"$PAMD_PREFIX"-*
     id "$SPLIT_USER" >/dev/null 2>&1 && userdel "$SPLIT_USER"
+    getent group "$SPLIT_USER" >/dev/null && groupdel "$SPLIT_USER"
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -523,7 +527,7 @@ EOF
 
     # split_code with pam_unix: password and code in one field, pam_unix sees the password.
     if id "$SPLIT_USER" >/dev/null 2>&1; then userdel "$SPLIT_USER"; fi
-    if useradd -M -s /usr/sbin/nologin "$SPLIT_USER" && echo "$SPLIT_USER:Tr1cky pass" | chpasswd \
+    if useradd -M -U -s /usr/sbin/nologin "$SPLIT_USER" && echo "$SPLIT_USER:Tr1cky pass" | chpasswd \
         && SPLIT=$(enroll "$SPLIT_USER"); then
         code=$(next_code "$SPLIT")
         pamtester_case "split_code + pam_unix: password+code -> success" success split "$SPLIT_USER" "Tr1cky pass$code"

@@ -8,7 +8,7 @@
 # listens only to 127.0.0.1, lets only the test user in (AllowUsers), and only with
 # keyboard-interactive. Its PAM service is the documented "password and code" stack
 # (docs/pam.md): @include common-auth, then pam_twofactord.so. The service has a name of
-# its own (/etc/pam.d/twofactord-test-PID-sshd), so /etc/pam.d/sshd is left alone: OpenSSH
+# its own (/etc/pam.d/tfdt-RUN-sshd), so /etc/pam.d/sshd is left alone: OpenSSH
 # takes the PAM service name from the name it was started as, so sshd is started
 # through a symlink with that name. The daemon's audit line shows that name, and the tests
 # check it. A test user gets a password and an enrolled secret. tests/sshd-login.exp
@@ -82,8 +82,9 @@ done
 [ -f "$MODULE" ] || skip "no $MODULE: run make first"
 
 WORK=$(mktemp -d /tmp/twofactord-sshdtest.XXXXXX)
-SERVICE=twofactord-test-$$-sshd
-SSH_USER=tfdssh$$
+# tfdt-RUN-*: see run-tests.sh.
+SERVICE=tfdt-${TFD_TEST_RUN:-s$$}-sshd
+SSH_USER=tfdt-${TFD_TEST_RUN:-s$$}-ssh
 PASSWORD='S3cret ssh pass'
 SOCK=$WORK/state/s.sock
 DAEMON_PID=
@@ -101,6 +102,7 @@ cleanup() {
     fi
     rm -f "/etc/pam.d/$SERVICE"
     id "$SSH_USER" >/dev/null 2>&1 && userdel "$SSH_USER"
+    getent group "$SSH_USER" >/dev/null && groupdel "$SSH_USER"
     [ -n "$MADE_RUN_SSHD" ] && rmdir /run/sshd 2>/dev/null
     rm -rf "$WORK"
 }
@@ -289,7 +291,7 @@ session required pam_permit.so
 EOF
     tfd "POLICY ENABLE" >/dev/null
     id "$SSH_USER" >/dev/null 2>&1 && userdel "$SSH_USER"
-    if useradd -M -d /nonexistent -s /bin/sh "$SSH_USER" && echo "$SSH_USER:$PASSWORD" | chpasswd \
+    if useradd -M -U -d /nonexistent -s /bin/sh "$SSH_USER" && echo "$SSH_USER:$PASSWORD" | chpasswd \
         && SECRET=$(enroll "$SSH_USER"); then
         pass "sshd: test user $SSH_USER with a password and an enrolled secret"
     else

@@ -19,12 +19,12 @@ import org.twofactord.daemon.TestDaemon;
  * the table is written once, there, and this test reads it.
  */
 class AuthorizationMatrixTest {
-    static final String ADMINS = "tfdtest-mx-admins";
-    static final String VERIFIERS = "tfdtest-mx-verifiers";
-    static final String ADMIN = "tfdtest-mx-admin";
-    static final String LOGIN = "tfdtest-mx-login";
-    static final String ALICE = "tfdtest-mx-alice";
-    static final String BOB = "tfdtest-mx-bob";
+    static final String ADMINS = RealUsers.name("mx-admins");
+    static final String VERIFIERS = RealUsers.name("mx-verifiers");
+    static final String ADMIN = RealUsers.name("mx-admin");
+    static final String LOGIN = RealUsers.name("mx-login");
+    static final String ALICE = RealUsers.name("mx-alice");
+    static final String BOB = RealUsers.name("mx-bob");
     static final String NO_ACCOUNT_UID = "54321";
 
     /** A column of the table: who calls, and whose name goes into {@code <user>}. */
@@ -58,11 +58,7 @@ class AuthorizationMatrixTest {
         if (TestDaemon.currentUid() != 0) {
             return;
         }
-        for (String u : List.of(ADMIN, LOGIN, ALICE, BOB)) {
-            RealUsers.removeUser(u);
-        }
-        RealUsers.removeGroup(ADMINS);
-        RealUsers.removeGroup(VERIFIERS);
+        RealUsers.removeAll(List.of(ADMIN, LOGIN, ALICE, BOB), List.of(ADMINS, VERIFIERS));
     }
 
     /** The matrix as docs/security.md has it. */

@@ -27,12 +27,12 @@ import org.twofactord.daemon.Totp;
  * a member of the admin group and a member of the verifier group, each a real process.
  */
 class RealPeerCredentialsTest {
-    static final String ADMINS = "tfdtest-admins";
-    static final String VERIFIERS = "tfdtest-verifiers";
-    static final String ALICE = "tfdtest-alice";
-    static final String BOB = "tfdtest-bob";
-    static final String ADMIN = "tfdtest-admin";
-    static final String LOGIN = "tfdtest-login";
+    static final String ADMINS = RealUsers.name("peer-admins");
+    static final String VERIFIERS = RealUsers.name("peer-verifiers");
+    static final String ALICE = RealUsers.name("peer-alice");
+    static final String BOB = RealUsers.name("peer-bob");
+    static final String ADMIN = RealUsers.name("peer-admin");
+    static final String LOGIN = RealUsers.name("peer-login");
 
     Path dir;
     TestDaemon daemon;
@@ -53,11 +53,7 @@ class RealPeerCredentialsTest {
         if (TestDaemon.currentUid() != 0) {
             return;
         }
-        for (String u : List.of(ALICE, BOB, ADMIN, LOGIN)) {
-            RealUsers.removeUser(u);
-        }
-        RealUsers.removeGroup(ADMINS);
-        RealUsers.removeGroup(VERIFIERS);
+        RealUsers.removeAll(List.of(ALICE, BOB, ADMIN, LOGIN), List.of(ADMINS, VERIFIERS));
     }
 
     @BeforeEach
