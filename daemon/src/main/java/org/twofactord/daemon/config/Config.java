@@ -56,8 +56,16 @@ public record Config(
     /** The longest lockout, whatever the doubling says. */
     public static final int MAX_LOCKOUT_S = 3600;
 
-    /** The store file inside {@link #stateDir()}. */
+    /** The store inside {@link #stateDir()}: a directory of a log and checkpoints (docs/design.md). */
     public Path storeFile() {
+        return stateDir.resolve("store");
+    }
+
+    /**
+     * The MapDB file of the versions before the store had its own log; converted into
+     * {@link #storeFile()} at the first start.
+     */
+    public Path legacyStoreFile() {
         return stateDir.resolve("twofactord.db");
     }
 

@@ -36,10 +36,10 @@ public final class MapDbStore implements Store {
 
     /** The layout of the maps; a newer number than this one is refused. */
     public static final int SCHEMA_VERSION = 1;
-    static final String META_SCHEMA = "schema_version";
-    static final String META_KEY_CHECK = "key_check";
+    public static final String META_SCHEMA = "schema_version";
+    public static final String META_KEY_CHECK = "key_check";
     /** The number of the last commit; journal entries made after it carry it. */
-    static final String META_COMMIT = "commit_number";
+    public static final String META_COMMIT = "commit_number";
 
     /** The open database and its maps. */
     private record Maps(DB db, ConcurrentMap<String, String> meta, BTreeMap<String, byte[]> users,
@@ -253,6 +253,11 @@ public final class MapDbStore implements Store {
             userCache.clear(); // bounded without bookkeeping; the hot users come back at once
         }
         userCache.put(name, record);
+    }
+
+    /** Every meta value, the store's own bookkeeping included (to convert the store). */
+    public java.util.Map<String, String> allMeta() {
+        return new java.util.TreeMap<>(metaCache);
     }
 
     @Override

@@ -147,7 +147,7 @@ public final class MasterKey {
     }
 
     /** A check value stored beside the data, so a wrong key is found at start, not at first login. */
-    byte[] fingerprint() {
+    public byte[] fingerprint() {
         return Arrays.copyOf(backupHash("", "twofactord key check"), BACKUP_HASH_BYTES);
     }
 

@@ -96,6 +96,14 @@ public interface Store extends AutoCloseable {
     void commit() throws StoreException;
 
     /**
+     * Forgets every write since the last commit, after a {@link StoreTransient} failure, so that
+     * what is read afterwards is what is durable. PostgreSQL has rolled its transaction back by
+     * then; the log store drops what it had not yet logged.
+     */
+    default void rollback() {
+    }
+
+    /**
      * Makes the current records of these users durable, possibly more cheaply than a commit (the
      * MapDB store appends them to a journal); other writes wait for the next commit. The default
      * commits.

@@ -59,7 +59,7 @@ public record UserRecord(byte[] sealedSecret, int generation, long lastStep, int
         return withFailures(0, 0, 0);
     }
 
-    byte[] encode() {
+    public byte[] encode() {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream(96 + backupHashes.length);
         try (DataOutputStream out = new DataOutputStream(bytes)) {
             out.writeByte(FORMAT);
@@ -81,7 +81,7 @@ public record UserRecord(byte[] sealedSecret, int generation, long lastStep, int
         return bytes.toByteArray();
     }
 
-    static UserRecord decode(byte[] data) {
+    public static UserRecord decode(byte[] data) {
         try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(data))) {
             byte format = in.readByte();
             if (format != FORMAT) {

@@ -1,0 +1,368 @@
+package org.twofactord.daemon.store.log;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+import java.util.zip.CRC32C;
+
+/**
+ * The write-ahead log: every change the store makes, in order, in segment files of a fixed size
+ * ({@code journal-<first lsn, hex>.log}) that are filled with zeros before they are used, so that
+ * appending never changes a file's size and each sync is a data-only {@code fdatasync}.
+ *
+ * <p>A segment starts with a header: magic, the LSN of its first entry, and the last LSN that
+ * was durable when it was made (a segment may follow a torn or failed tail of the one before: the
+ * log continues from any LSN between the two), with a CRC. Then entries: {@code int length, int
+ * crc32c(body), body = long lsn, byte table, short keyLength, key, int valueLength (-1: removed),
+ * value}. Reading a segment stops at the first entry that is zero, torn, fails its CRC or does not
+ * carry the next LSN: nothing after it in that segment was ever answered, since every answer waits
+ * for the sync that covers it. A new segment is made at every start, after a failed write and when
+ * one is full; it becomes visible (renamed into place, directory synced) only once its header and
+ * zeros are on the disk.
+ */
+final class Journal implements AutoCloseable {
+    static final String PREFIX = "journal-";
+    static final String SUFFIX = ".log";
+    private static final byte[] MAGIC = "TFDLOG01".getBytes(StandardCharsets.US_ASCII);
+    static final int HEADER = 64;
+    private static final int ENTRY_OVERHEAD = 8 + 8 + 1 + 2 + 4;
+    /** The largest entry: a user record is a few hundred bytes. */
+    static final int MAX_ENTRY = 64 * 1024;
+
+    /** A segment file and the first LSN it holds. */
+    record Segment(Path path, long firstLsn) {
+    }
+
+    /** What the replay found: the last LSN of the log, and the segments there are. */
+    record Replayed(long lastLsn, List<Segment> segments) {
+    }
+
+    private final Disk disk;
+    private final Path dir;
+    private final long segmentBytes;
+    private final List<Segment> segments; // guarded by itself; the last is the one appended to
+    private Disk.File current;
+    private long position;
+    private long nextLsn;
+    private long durableLsn;
+    private long bytesAppended;
+
+    private Journal(Disk disk, Path dir, long segmentBytes, List<Segment> segments, long lastLsn) {
+        this.disk = disk;
+        this.dir = dir;
+        this.segmentBytes = segmentBytes;
+        this.segments = new ArrayList<>(segments);
+        this.nextLsn = lastLsn + 1;
+        this.durableLsn = lastLsn;
+    }
+
+    static Path segmentPath(Path dir, long firstLsn) {
+        return dir.resolve(String.format("%s%016x%s", PREFIX, firstLsn, SUFFIX));
+    }
+
+    /** The segments in {@code dir}, in log order. */
+    static List<Segment> list(Path dir) throws IOException {
+        List<Segment> found = new ArrayList<>();
+        try (var files = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) files::iterator) {
+                String name = p.getFileName().toString();
+                if (name.startsWith(PREFIX) && name.endsWith(SUFFIX)) {
+                    String hex = name.substring(PREFIX.length(), name.length() - SUFFIX.length());
+                    try {
+                        found.add(new Segment(p, Long.parseUnsignedLong(hex, 16)));
+                    } catch (NumberFormatException e) {
+                        throw new IOException("journal segment " + p + " has a name that is not an LSN");
+                    }
+                }
+            }
+        }
+        found.sort(java.util.Comparator.comparingLong(Segment::firstLsn));
+        return found;
+    }
+
+    /**
+     * Reads the log in {@code dir} and hands every entry after {@code afterLsn} to {@code apply},
+     * in order.
+     *
+     * @throws IOException if a segment's header is damaged or entries are missing between two
+     *                     segments: the log cannot be trusted, and the store must be restored
+     */
+    static Replayed replay(Disk disk, Path dir, long afterLsn, Consumer<LogEntry> apply) throws IOException {
+        List<Segment> segments = list(dir);
+        long next = afterLsn + 1;
+        for (Segment segment : segments) {
+            ByteBuffer all;
+            try (Disk.File file = disk.open(segment.path())) {
+                all = ByteBuffer.allocate((int) Math.min(file.size(), Integer.MAX_VALUE - 16));
+                file.read(0, all);
+            }
+            all.flip();
+            long[] header = header(all, segment.path());
+            long firstLsn = header[0];
+            long prevLsn = header[1];
+            if (firstLsn != segment.firstLsn()) {
+                throw new IOException("journal segment " + segment.path() + " says it starts at LSN " + firstLsn);
+            }
+            if (firstLsn > next) {
+                if (prevLsn > next - 1) {
+                    throw new IOException("journal segment " + segment.path() + " starts at LSN " + firstLsn
+                            + " but the log before it ends at " + (next - 1) + ": entries are missing");
+                }
+                next = firstLsn;
+            }
+            all.position(HEADER);
+            long expected = firstLsn;
+            LogEntry entry;
+            while ((entry = readEntry(all, expected)) != null) {
+                if (entry.lsn() >= next) {
+                    apply.accept(entry);
+                    next = entry.lsn() + 1;
+                }
+                expected++;
+            }
+        }
+        return new Replayed(next - 1, segments);
+    }
+
+    /** {firstLsn, prevLsn} from a segment's header. */
+    private static long[] header(ByteBuffer all, Path path) throws IOException {
+        if (all.remaining() < HEADER) {
+            throw new IOException("journal segment " + path + " is shorter than its header");
+        }
+        byte[] magic = new byte[MAGIC.length];
+        all.get(0, magic);
+        CRC32C crc = new CRC32C();
+        crc.update(all.slice(0, 24));
+        if (!java.util.Arrays.equals(magic, MAGIC) || (int) crc.getValue() != all.getInt(24)) {
+            throw new IOException("journal segment " + path + " has a damaged header");
+        }
+        return new long[] {all.getLong(8), all.getLong(16)};
+    }
+
+    /** The entry at the buffer's position if it is whole, sound and carries {@code lsn}; else null. */
+    private static LogEntry readEntry(ByteBuffer all, long lsn) {
+        if (all.remaining() < 8) {
+            return null;
+        }
+        int at = all.position();
+        int length = all.getInt(at);
+        if (length < ENTRY_OVERHEAD - 8 || length > MAX_ENTRY || length > all.remaining() - 8) {
+            return null;
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(all.slice(at + 8, length));
+        if ((int) crc.getValue() != all.getInt(at + 4)) {
+            return null;
+        }
+        ByteBuffer body = all.slice(at + 8, length);
+        if (body.getLong() != lsn) {
+            return null;
+        }
+        byte table = body.get();
+        byte[] key = new byte[body.getShort() & 0xffff];
+        body.get(key);
+        int valueLength = body.getInt();
+        byte[] value = null;
+        if (valueLength >= 0) {
+            value = new byte[valueLength];
+            body.get(value);
+        }
+        all.position(at + 8 + length);
+        return new LogEntry(lsn, table, new String(key, StandardCharsets.UTF_8), value);
+    }
+
+    /**
+     * Opens the log for appending after {@code replayed}: syncs the segment the replay ended in
+     * (what a crashed process left in the page cache and the replay used must not be lost now), then
+     * starts a new segment.
+     */
+    static Journal openForAppend(Disk disk, Path dir, long segmentBytes, Replayed replayed) throws IOException {
+        if (!replayed.segments().isEmpty()) {
+            try (Disk.File last = disk.open(replayed.segments().get(replayed.segments().size() - 1).path())) {
+                last.sync();
+            }
+        }
+        Journal journal = new Journal(disk, dir, segmentBytes, replayed.segments(), replayed.lastLsn());
+        journal.roll();
+        return journal;
+    }
+
+    /** The LSN the next entry gets. */
+    long nextLsn() {
+        return nextLsn;
+    }
+
+    /** The last LSN known to be on the disk. */
+    long durableLsn() {
+        return durableLsn;
+    }
+
+    /** Bytes appended since this journal was opened. */
+    long bytesAppended() {
+        return bytesAppended;
+    }
+
+    /**
+     * Gives the entries their LSNs, writes them and waits for the disk (one {@code fdatasync}).
+     * If anything fails, the current segment is abandoned (the next append starts a new one) and
+     * the LSNs given stay used: whether the entries reached the disk is unknown, so the log must
+     * read the same either way.
+     *
+     * @return the entries with their LSNs
+     */
+    List<LogEntry> append(List<LogEntry> entries) throws IOException {
+        List<LogEntry> numbered = new ArrayList<>(entries.size());
+        List<byte[]> encoded = new ArrayList<>(entries.size());
+        int total = 0;
+        for (LogEntry e : entries) {
+            byte[] bytes = encode(e.withLsn(nextLsn + numbered.size()));
+            numbered.add(e.withLsn(nextLsn + numbered.size()));
+            encoded.add(bytes);
+            total += bytes.length;
+        }
+        if (current == null || position + total > segmentBytes) {
+            if (HEADER + (long) total > segmentBytes) {
+                // Larger than a segment (a bulk import): written as several appends.
+                return appendInParts(entries);
+            }
+            roll();
+        }
+        ByteBuffer out = ByteBuffer.allocate(total);
+        encoded.forEach(out::put);
+        out.flip();
+        long firstLsn = nextLsn;
+        nextLsn += numbered.size();
+        try {
+            current.write(position, out);
+            current.sync();
+        } catch (IOException e) {
+            abandon();
+            throw e;
+        }
+        position += total;
+        bytesAppended += total;
+        durableLsn = nextLsn - 1;
+        assert numbered.get(0).lsn() == firstLsn;
+        return numbered;
+    }
+
+    private List<LogEntry> appendInParts(List<LogEntry> entries) throws IOException {
+        List<LogEntry> numbered = new ArrayList<>(entries.size());
+        int half = entries.size() / 2;
+        if (half == 0) {
+            throw new IOException("a journal entry of over " + segmentBytes + " bytes");
+        }
+        numbered.addAll(append(entries.subList(0, half)));
+        numbered.addAll(append(entries.subList(half, entries.size())));
+        return numbered;
+    }
+
+    private void abandon() {
+        try {
+            if (current != null) {
+                current.close();
+            }
+        } catch (IOException ignored) {
+            // abandoned anyway
+        }
+        current = null;
+    }
+
+    static byte[] encode(LogEntry e) {
+        byte[] key = e.key().getBytes(StandardCharsets.UTF_8);
+        int valueLength = e.value() == null ? 0 : e.value().length;
+        int bodyLength = 8 + 1 + 2 + key.length + 4 + valueLength;
+        if (key.length > 0xffff || bodyLength > MAX_ENTRY) {
+            throw new IllegalArgumentException("a journal entry of " + bodyLength + " bytes");
+        }
+        ByteBuffer b = ByteBuffer.allocate(8 + bodyLength);
+        b.position(8);
+        b.putLong(e.lsn()).put(e.table()).putShort((short) key.length).put(key)
+                .putInt(e.value() == null ? -1 : e.value().length);
+        if (e.value() != null) {
+            b.put(e.value());
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(b.array(), 8, bodyLength);
+        b.putInt(0, bodyLength).putInt(4, (int) crc.getValue());
+        return b.array();
+    }
+
+    /**
+     * Starts a new segment for the next entry: a file of {@code segmentBytes} zeros with its
+     * header, synced under a temporary name, then renamed into place and the directory synced.
+     */
+    void roll() throws IOException {
+        abandon();
+        Path tmp = dir.resolve("journal.tmp");
+        disk.delete(tmp);
+        Path path = segmentPath(dir, nextLsn);
+        Disk.File file = disk.create(tmp);
+        try {
+            ByteBuffer zeros = ByteBuffer.allocate(1 << 20);
+            for (long at = 0; at < segmentBytes; at += zeros.capacity()) {
+                zeros.clear().limit((int) Math.min(zeros.capacity(), segmentBytes - at));
+                file.write(at, zeros);
+            }
+            ByteBuffer header = ByteBuffer.allocate(HEADER);
+            header.put(MAGIC).putLong(nextLsn).putLong(durableLsn);
+            CRC32C crc = new CRC32C();
+            crc.update(header.array(), 0, 24);
+            header.putInt((int) crc.getValue());
+            header.clear();
+            file.write(0, header);
+            file.sync();
+            disk.rename(tmp, path);
+            disk.syncDir(dir);
+        } catch (IOException e) {
+            file.close();
+            disk.delete(tmp);
+            throw e;
+        }
+        synchronized (segments) {
+            segments.removeIf(s -> s.path().equals(path)); // an empty one left by a failed start
+            segments.add(new Segment(path, nextLsn));
+        }
+        current = file;
+        position = HEADER;
+    }
+
+    /**
+     * Deletes the segments whose every entry is at or before {@code lsn} (a published checkpoint
+     * covers them), never the one being appended to.
+     */
+    void deleteThrough(long lsn) throws IOException {
+        List<Segment> covered = new ArrayList<>();
+        synchronized (segments) {
+            for (int i = 0; i + 1 < segments.size(); i++) {
+                if (segments.get(i + 1).firstLsn() <= lsn + 1) {
+                    covered.add(segments.get(i));
+                }
+            }
+            segments.removeAll(covered);
+        }
+        for (Segment s : covered) {
+            disk.delete(s.path());
+        }
+        if (!covered.isEmpty()) {
+            disk.syncDir(dir);
+        }
+    }
+
+    /** The segment files there are now. */
+    List<Path> paths() {
+        synchronized (segments) {
+            return segments.stream().map(Segment::path).toList();
+        }
+    }
+
+    @Override
+    public void close() {
+        abandon();
+    }
+}
