@@ -34,6 +34,7 @@ import org.twofactord.daemon.store.PostgresStore;
 import org.twofactord.daemon.store.Store;
 import org.twofactord.daemon.store.StoreException;
 import org.twofactord.daemon.store.Writer;
+import org.twofactord.daemon.store.log.Disk;
 import org.twofactord.daemon.store.log.LogStore;
 
 /**
@@ -76,8 +77,13 @@ public final class Server implements AutoCloseable {
 
     /** The store the configuration names: MapDB in the state directory, or PostgreSQL. */
     public static StoreFactory configured(Config config) {
-        return config.postgres().isPresent()
-                ? (file, key) -> PostgresStore.open(config.postgres().get(), key) : mapDb();
+        if (config.postgres().isPresent()) {
+            return (file, key) -> PostgresStore.open(config.postgres().get(), key);
+        }
+        Config.Checkpoints c = config.checkpoints();
+        LogStore.Settings settings = new LogStore.Settings(LogStore.Settings.defaults().segmentBytes(), c.changes(),
+                (long) c.logMb() << 20, TimeUnit.SECONDS.toMillis(c.intervalS()));
+        return (file, key) -> LogStore.open(file, key, Disk.REAL, settings);
     }
 
     private final Config config;

@@ -18,10 +18,13 @@ import java.util.zip.CRC32C;
  * <p>A segment starts with a header: magic, the LSN of its first entry, and the last LSN that
  * was durable when it was made (a segment may follow a torn or failed tail of the one before: the
  * log continues from any LSN between the two), with a CRC. Then entries: {@code int length, int
- * crc32c(body), body = long lsn, byte table, short keyLength, key, int valueLength (-1: removed),
+ * crc32c(body), body = long lsn, long first lsn of its write, byte table, short keyLength, key, int valueLength (-1: removed),
  * value}. Reading a segment stops at the first entry that is zero, torn, fails its CRC or does not
  * carry the next LSN: nothing after it in that segment was ever answered, since every answer waits
- * for the sync that covers it. A new segment is made at every start, after a failed write and when
+ * for the sync that covers it. Each entry also carries the first LSN of the write it was part of,
+ * which tells a torn end from damage in the middle: a sound entry of a later write found after
+ * the broken one means the broken one had been synced (writes are only made after the one before
+ * was synced), and the segment is refused as damaged. A new segment is made at every start, after a failed write and when
  * one is full; it becomes visible (renamed into place, directory synced) only once its header and
  * zeros are on the disk.
  */
@@ -30,7 +33,7 @@ final class Journal implements AutoCloseable {
     static final String SUFFIX = ".log";
     private static final byte[] MAGIC = "TFDLOG01".getBytes(StandardCharsets.US_ASCII);
     static final int HEADER = 64;
-    private static final int ENTRY_OVERHEAD = 8 + 8 + 1 + 2 + 4;
+    private static final int ENTRY_OVERHEAD = 8 + 8 + 8 + 1 + 2 + 4;
     /** The largest entry: a user record is a few hundred bytes. */
     static final int MAX_ENTRY = 64 * 1024;
 
@@ -125,8 +128,33 @@ final class Journal implements AutoCloseable {
                 }
                 expected++;
             }
+            if (laterWriteAfter(all, all.position() + 1, expected)) {
+                throw new IOException("journal segment " + segment.path() + " is damaged at byte " + all.position()
+                        + ": a sound entry follows a broken one (a torn end is followed by nothing)");
+            }
         }
         return new Replayed(next - 1, segments);
+    }
+
+    /**
+     * Whether a sound entry of a write that began after {@code lsn} starts anywhere from
+     * {@code from} on: then the entry {@code lsn} where reading stopped had been synced, and was
+     * damaged afterwards. Entries of its own write may follow it soundly (sectors of an unsynced
+     * write reach the disk in any order): that is a torn end, never answered.
+     */
+    private static boolean laterWriteAfter(ByteBuffer all, int from, long lsn) {
+        for (int at = from; at + 8 + ENTRY_OVERHEAD - 8 <= all.limit(); at++) {
+            int length = all.getInt(at);
+            if (length < ENTRY_OVERHEAD - 8 || length > MAX_ENTRY || at + 8L + length > all.limit()) {
+                continue;
+            }
+            CRC32C crc = new CRC32C();
+            crc.update(all.slice(at + 8, length));
+            if ((int) crc.getValue() == all.getInt(at + 4) && all.getLong(at + 16) > lsn) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** {firstLsn, prevLsn} from a segment's header. */
@@ -163,6 +191,7 @@ final class Journal implements AutoCloseable {
         if (body.getLong() != lsn) {
             return null;
         }
+        body.getLong(); // the first LSN of its write
         byte table = body.get();
         byte[] key = new byte[body.getShort() & 0xffff];
         body.get(key);
@@ -220,8 +249,9 @@ final class Journal implements AutoCloseable {
         List<byte[]> encoded = new ArrayList<>(entries.size());
         int total = 0;
         for (LogEntry e : entries) {
-            byte[] bytes = encode(e.withLsn(nextLsn + numbered.size()));
-            numbered.add(e.withLsn(nextLsn + numbered.size()));
+            LogEntry n = e.withLsn(nextLsn + numbered.size());
+            byte[] bytes = encode(n, nextLsn);
+            numbered.add(n);
             encoded.add(bytes);
             total += bytes.length;
         }
@@ -273,16 +303,16 @@ final class Journal implements AutoCloseable {
         current = null;
     }
 
-    static byte[] encode(LogEntry e) {
+    static byte[] encode(LogEntry e, long writeFirstLsn) {
         byte[] key = e.key().getBytes(StandardCharsets.UTF_8);
         int valueLength = e.value() == null ? 0 : e.value().length;
-        int bodyLength = 8 + 1 + 2 + key.length + 4 + valueLength;
+        int bodyLength = 8 + 8 + 1 + 2 + key.length + 4 + valueLength;
         if (key.length > 0xffff || bodyLength > MAX_ENTRY) {
             throw new IllegalArgumentException("a journal entry of " + bodyLength + " bytes");
         }
         ByteBuffer b = ByteBuffer.allocate(8 + bodyLength);
         b.position(8);
-        b.putLong(e.lsn()).put(e.table()).putShort((short) key.length).put(key)
+        b.putLong(e.lsn()).putLong(writeFirstLsn).put(e.table()).putShort((short) key.length).put(key)
                 .putInt(e.value() == null ? -1 : e.value().length);
         if (e.value() != null) {
             b.put(e.value());
@@ -298,7 +328,6 @@ final class Journal implements AutoCloseable {
      * header, synced under a temporary name, then renamed into place and the directory synced.
      */
     void roll() throws IOException {
-        abandon();
         Path tmp = dir.resolve("journal.tmp");
         disk.delete(tmp);
         Path path = segmentPath(dir, nextLsn);
@@ -324,6 +353,9 @@ final class Journal implements AutoCloseable {
             disk.delete(tmp);
             throw e;
         }
+        // Only now is the segment before given up: a roll that failed (a full disk) leaves the
+        // current segment in use, with the room it still has.
+        abandon();
         synchronized (segments) {
             segments.removeIf(s -> s.path().equals(path)); // an empty one left by a failed start
             segments.add(new Segment(path, nextLsn));

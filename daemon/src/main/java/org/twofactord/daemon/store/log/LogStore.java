@@ -64,7 +64,7 @@ public final class LogStore implements Store {
      */
     public record Settings(long segmentBytes, int changes, long logBytes, long intervalMs) {
         public static Settings defaults() {
-            return new Settings(8L << 20, 50_000, 64L << 20, TimeUnit.MINUTES.toMillis(10));
+            return new Settings(4L << 20, 50_000, 64L << 20, TimeUnit.MINUTES.toMillis(10));
         }
     }
 
@@ -139,7 +139,12 @@ public final class LogStore implements Store {
         FileChannel lockFile = null;
         try {
             lockFile = FileChannel.open(dir.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-            FileLock lock = lockFile.tryLock();
+            FileLock lock;
+            try {
+                lock = lockFile.tryLock();
+            } catch (java.nio.channels.OverlappingFileLockException inThisProcess) {
+                lock = null;
+            }
             if (lock == null) {
                 lockFile.close();
                 throw new StoreException("store " + dir + " is in use by another process (is a twofactord already "
@@ -505,7 +510,7 @@ public final class LogStore implements Store {
     }
 
     private void maybeCheckpoint() {
-        if (checkpointRunning) {
+        if (checkpointRunning || System.nanoTime() - retryAfterNanos < 0) {
             return;
         }
         boolean due = checkpointRequested || logged.size() >= settings.changes()
@@ -538,8 +543,8 @@ public final class LogStore implements Store {
             journal.roll();
         } catch (IOException e) {
             checkpointFailure = "a new log segment cannot be made: " + e.getMessage();
-            log.warn("checkpoint postponed: {}", checkpointFailure);
-            lastCheckpointNanos = System.nanoTime(); // try again after the interval, or more changes
+            log.warn("checkpoint postponed for {} s: {}", RETRY_S, checkpointFailure);
+            retryAfterNanos = System.nanoTime() + TimeUnit.SECONDS.toNanos(RETRY_S);
             return false;
         }
         Below b = below;
@@ -562,6 +567,9 @@ public final class LogStore implements Store {
     }
 
     private volatile long frozenLsn;
+    /** After a failed checkpoint (a full disk), the next is not tried before this nanoTime. */
+    private volatile long retryAfterNanos = System.nanoTime();
+    static final int RETRY_S = 10;
 
     /** Writes and publishes a checkpoint of the frozen layer; on the checkpoint thread. */
     private void runCheckpoint() {
@@ -598,8 +606,9 @@ public final class LogStore implements Store {
             checkpointFailure = null;
         } catch (IOException | RuntimeException e) {
             checkpointFailure = e.getMessage();
-            log.warn("checkpoint failed ({}); the previous one and the log stay, and it is tried again later",
-                    e.getMessage());
+            retryAfterNanos = System.nanoTime() + TimeUnit.SECONDS.toNanos(RETRY_S);
+            log.warn("checkpoint failed ({}); the previous one and the log stay, and it is tried again in {} s",
+                    e.getMessage(), RETRY_S);
         } finally {
             lastCheckpointNanos = System.nanoTime();
         }
