@@ -877,11 +877,17 @@ final class Suite {
         return Load.percentileMs(Load.sorted(samples, n), 50);
     }
 
+    /**
+     * The store's files: with the store of one server, everything under {@code state/store/} (the
+     * live checkpoint and the log segments, zeros they were filled with included); with the
+     * MapDB store of earlier versions, the files {@code twofactord.db*} (a baseline of an older build).
+     */
     private static long storeBytes(Daemon d) throws IOException {
         long total = 0;
-        try (Stream<Path> files = Files.list(d.dir.resolve("state"))) {
+        try (Stream<Path> files = Files.walk(d.dir.resolve("state"))) {
             for (Path p : (Iterable<Path>) files::iterator) {
-                if (p.getFileName().toString().startsWith("twofactord.db")) {
+                Path rel = d.dir.resolve("state").relativize(p);
+                if (Files.isRegularFile(p) && (rel.startsWith("store") || rel.toString().startsWith("twofactord.db"))) {
                     total += Files.size(p);
                 }
             }

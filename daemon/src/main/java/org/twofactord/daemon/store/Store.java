@@ -92,6 +92,14 @@ public interface Store extends AutoCloseable {
         return true;
     }
 
+    /**
+     * What STATS tells of the store beyond its user count, in order (name to a number, a string or
+     * null); empty for a store with nothing to tell.
+     */
+    default java.util.Map<String, Object> health() {
+        return java.util.Map.of();
+    }
+
     /** Makes every write since the last commit durable. */
     void commit() throws StoreException;
 

@@ -50,6 +50,14 @@ final class Journal implements AutoCloseable {
     private final long segmentBytes;
     private final List<Segment> segments; // guarded by itself; the last is the one appended to
     private Disk.File current;
+    /** The next segment's zeros, being made on {@link #preparer}. */
+    private java.util.concurrent.Future<Path> spare;
+    private final java.util.concurrent.atomic.AtomicLong spares = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.ExecutorService preparer = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "twofactord-log-segment");
+        t.setDaemon(true);
+        return t;
+    });
     private long position;
     private long nextLsn;
     private long durableLsn;
@@ -328,16 +336,10 @@ final class Journal implements AutoCloseable {
      * header, synced under a temporary name, then renamed into place and the directory synced.
      */
     void roll() throws IOException {
-        Path tmp = dir.resolve("journal.tmp");
-        disk.delete(tmp);
+        Path tmp = takeSpare();
         Path path = segmentPath(dir, nextLsn);
-        Disk.File file = disk.create(tmp);
+        Disk.File file = disk.open(tmp);
         try {
-            ByteBuffer zeros = ByteBuffer.allocate(1 << 20);
-            for (long at = 0; at < segmentBytes; at += zeros.capacity()) {
-                zeros.clear().limit((int) Math.min(zeros.capacity(), segmentBytes - at));
-                file.write(at, zeros);
-            }
             ByteBuffer header = ByteBuffer.allocate(HEADER);
             header.put(MAGIC).putLong(nextLsn).putLong(durableLsn);
             CRC32C crc = new CRC32C();
@@ -362,6 +364,50 @@ final class Journal implements AutoCloseable {
         }
         current = file;
         position = HEADER;
+    }
+
+    /**
+     * A file of {@code segmentBytes} zeros, synced: the next segment. One is made ahead on a thread
+     * of its own, so that a full segment costs the writer a header write and a rename, not
+     * megabytes of zeros; if none is ready (the first, or its making failed: a full disk), one is
+     * made now.
+     */
+    private Path takeSpare() throws IOException {
+        java.util.concurrent.Future<Path> ready = spare;
+        spare = null;
+        Path tmp = null;
+        if (ready != null) {
+            try {
+                tmp = ready.get();
+            } catch (java.util.concurrent.ExecutionException e) {
+                tmp = null; // made again below, and its failure reported from there
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while making a log segment");
+            }
+        }
+        if (tmp == null) {
+            tmp = makeSpare();
+        }
+        spare = preparer.submit(this::makeSpare);
+        return tmp;
+    }
+
+    private Path makeSpare() throws IOException {
+        Path tmp = dir.resolve("journal-spare-" + spares.incrementAndGet() + ".tmp");
+        disk.delete(tmp);
+        try (Disk.File file = disk.create(tmp)) {
+            ByteBuffer zeros = ByteBuffer.allocate(1 << 20);
+            for (long at = 0; at < segmentBytes; at += zeros.capacity()) {
+                zeros.clear().limit((int) Math.min(zeros.capacity(), segmentBytes - at));
+                file.write(at, zeros);
+            }
+            file.sync();
+        } catch (IOException e) {
+            disk.delete(tmp);
+            throw e;
+        }
+        return tmp;
     }
 
     /**
@@ -396,5 +442,11 @@ final class Journal implements AutoCloseable {
     @Override
     public void close() {
         abandon();
+        preparer.shutdownNow();
+        try {
+            preparer.awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }

@@ -504,12 +504,26 @@ public final class LogStore implements Store {
         return checkpoints;
     }
 
+    /** Checkpoints published since start, and why the last one failed (null: it did not). */
+    @Override
+    public Map<String, Object> health() {
+        Map<String, Object> h = new java.util.LinkedHashMap<>();
+        h.put("checkpoints", checkpoints);
+        h.put("checkpoint_failure", checkpointFailure);
+        return h;
+    }
+
     /** Why the last checkpoint failed, or null if it did not. */
     public String checkpointFailure() {
         return checkpointFailure;
     }
 
     private void maybeCheckpoint() {
+        if (checkpointRunning && logged.size() >= 4L * settings.changes()) {
+            // Changes come faster than checkpoints are written (a bulk import): wait for the one
+            // being written rather than let memory grow without bound.
+            awaitCheckpoint();
+        }
         if (checkpointRunning || System.nanoTime() - retryAfterNanos < 0) {
             return;
         }
@@ -524,13 +538,29 @@ public final class LogStore implements Store {
             return;
         }
         checkpointRunning = true;
-        checkpointer.execute(() -> {
+        running = checkpointer.submit(() -> {
             try {
                 runCheckpoint();
             } finally {
                 checkpointRunning = false;
             }
         });
+    }
+
+    private volatile java.util.concurrent.Future<?> running;
+
+    private void awaitCheckpoint() {
+        java.util.concurrent.Future<?> f = running;
+        if (f == null) {
+            return;
+        }
+        try {
+            f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException e) {
+            // runCheckpoint reports its own failures
+        }
     }
 
     /**
