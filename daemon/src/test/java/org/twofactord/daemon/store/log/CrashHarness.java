@@ -1,0 +1,211 @@
+package org.twofactord.daemon.store.log;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.function.UnaryOperator;
+import org.twofactord.daemon.store.MasterKey;
+import org.twofactord.daemon.store.StoreException;
+
+/**
+ * Records a workload on a real store ({@link RecordingDisk}, {@link CrashWorkload}), builds the
+ * crash images of it ({@link CrashImages}), opens each with a real {@link LogStore} and checks it
+ * against what was answered.
+ */
+final class CrashHarness {
+    /** Tiny segments so that the log rolls often; checkpoints only when the workload asks. */
+    static final LogStore.Settings SETTINGS = new LogStore.Settings(4096, Integer.MAX_VALUE, Long.MAX_VALUE,
+            Long.MAX_VALUE);
+
+    /** A crash image that breaks a promise. */
+    record Violation(int crashPoint, String image, String lastOp, String problem) {
+        @Override
+        public String toString() {
+            return "crash after " + crashPoint + " ops (last: " + lastOp + "), image '" + image + "': " + problem;
+        }
+    }
+
+    record Result(String name, int ops, int crashPoints, int images, int opened, List<Violation> violations,
+                  long millis) {
+        String summary() {
+            return String.format("%s: %d ops, %d crash points, %d images (%d distinct, opened), %d violations, %d ms",
+                    name, ops, crashPoints, images, opened, violations.size(), millis);
+        }
+
+        /** The summary and the first violations, for an assertion's message. */
+        String report() {
+            StringBuilder b = new StringBuilder(summary());
+            violations.stream().limit(5).forEach(v -> b.append("\n  ").append(v));
+            return b.toString();
+        }
+    }
+
+    /** A workload recorded on a live store. */
+    record Recording(RecordingDisk disk, CrashWorkload workload, MasterKey key) {
+    }
+
+    /**
+     * Makes a store in {@code base/live}, then records {@code commits} batches on it.
+     *
+     * @param dropSyncDir a disk whose directory syncs do nothing (mechanism test)
+     * @param wrap        a broken layer between the store and the recording disk (mechanism tests), or identity
+     */
+    static Recording record(Path base, int commits, boolean pausedCheckpoints, boolean dropSyncDir,
+                            UnaryOperator<Disk> wrap, long seed) throws Exception {
+        Path live = base.resolve("live");
+        byte[] raw = new byte[MasterKey.KEY_BYTES];
+        new Random(seed).nextBytes(raw);
+        MasterKey key = MasterKey.of(raw, new SecureRandom());
+        LogStore.open(live, key, Disk.REAL, SETTINGS).close();
+        RecordingDisk disk = new RecordingDisk(live, dropSyncDir);
+        try (LogStore store = LogStore.open(live, key, wrap.apply(disk), SETTINGS)) {
+            return new Recording(disk, CrashWorkload.run(store, disk, key, commits, pausedCheckpoints, seed), key);
+        }
+    }
+
+    /** Opens every distinct crash image of {@code recording} in {@code scratch} and checks it. */
+    static Result check(String name, Recording recording, Path scratch, long seed) throws IOException {
+        long start = System.nanoTime();
+        CrashImages images = new CrashImages(recording.disk(), seed);
+        List<Integer> points = images.crashPoints();
+        Set<String> seen = new HashSet<>();
+        List<Violation> violations = new ArrayList<>();
+        int total = 0;
+        for (int n : points) {
+            int answered = recording.workload().answeredAt(n);
+            for (CrashImages.Image image : images.imagesAt(n)) {
+                total++;
+                if (seen.add(digest(image.files()) + "/" + answered)) {
+                    String problem = verify(image, answered, recording, scratch);
+                    if (problem != null) {
+                        violations.add(new Violation(n, image.kind(), images.lastOpBefore(n), problem));
+                    }
+                }
+            }
+        }
+        Result result = new Result(name, images.opCount(), points.size(), total, seen.size(), violations,
+                (System.nanoTime() - start) / 1_000_000);
+        System.out.println(result.report());
+        return result;
+    }
+
+    /** Null if the image opens and keeps every promise answered before its crash; else what is wrong. */
+    private static String verify(CrashImages.Image image, int answered, Recording recording, Path dir)
+            throws IOException {
+        if (Files.exists(dir)) {
+            try (var old = Files.list(dir)) {
+                for (Path p : (Iterable<Path>) old::iterator) {
+                    Files.delete(p);
+                }
+            }
+        } else {
+            Files.createDirectories(dir);
+        }
+        for (Map.Entry<String, byte[]> f : image.files().entrySet()) {
+            Files.write(dir.resolve(f.getKey()), f.getValue());
+        }
+        LogStore store;
+        try {
+            store = LogStore.open(dir, recording.key(), WITHOUT_SYNCS, SETTINGS);
+        } catch (StoreException e) {
+            return "the store does not open: " + e.getMessage();
+        } catch (RuntimeException e) {
+            return "the store does not open, and does not say why: " + e;
+        }
+        try (store) {
+            CrashWorkload w = recording.workload();
+            Map<String, String> state;
+            try {
+                state = w.stateOf(store);
+            } catch (RuntimeException e) {
+                return "a record cannot be read: " + e;
+            }
+            String wrong = w.whatIsWrong(state, answered);
+            return wrong != null ? wrong : w.brokenPromise(store, answered);
+        }
+    }
+
+    private static String digest(Map<String, byte[]> files) {
+        try {
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            files.forEach((name, bytes) -> {
+                sha.update(name.getBytes(StandardCharsets.UTF_8));
+                sha.update(ByteBuffer.allocate(8).putLong(bytes.length).array());
+                sha.update(bytes);
+            });
+            return HexFormat.of().formatHex(sha.digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * The real disk without its syncs, for opening images: what recovery itself leaves after a
+     * second crash is not what these tests check, and thousands of fsyncs would only cost time.
+     */
+    private static final Disk WITHOUT_SYNCS = new Disk() {
+        @Override
+        public File create(Path path) throws IOException {
+            return unsynced(Disk.REAL.create(path));
+        }
+
+        @Override
+        public File open(Path path) throws IOException {
+            return unsynced(Disk.REAL.open(path));
+        }
+
+        @Override
+        public void rename(Path from, Path to) throws IOException {
+            Disk.REAL.rename(from, to);
+        }
+
+        @Override
+        public void delete(Path path) throws IOException {
+            Disk.REAL.delete(path);
+        }
+
+        @Override
+        public void syncDir(Path dir) {
+        }
+
+        private File unsynced(File file) {
+            return new File() {
+                @Override
+                public void write(long position, ByteBuffer source) throws IOException {
+                    file.write(position, source);
+                }
+
+                @Override
+                public int read(long position, ByteBuffer target) throws IOException {
+                    return file.read(position, target);
+                }
+
+                @Override
+                public long size() throws IOException {
+                    return file.size();
+                }
+
+                @Override
+                public void sync() {
+                }
+
+                @Override
+                public void close() throws IOException {
+                    file.close();
+                }
+            };
+        }
+    };
+}
