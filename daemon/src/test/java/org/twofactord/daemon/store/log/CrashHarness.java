@@ -2,14 +2,15 @@ package org.twofactord.daemon.store.log;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -64,15 +65,16 @@ final class CrashHarness {
      */
     static Recording record(Path base, int commits, boolean pausedCheckpoints, boolean dropSyncDir,
                             UnaryOperator<Disk> wrap, long seed) throws Exception {
-        Path live = base.resolve("live");
+        Path live = Files.createDirectories(base).resolve("live");
         byte[] raw = new byte[MasterKey.KEY_BYTES];
         new Random(seed).nextBytes(raw);
         MasterKey key = MasterKey.of(raw, new SecureRandom());
         LogStore.open(live, key, Disk.REAL, SETTINGS).close();
         RecordingDisk disk = new RecordingDisk(live, dropSyncDir);
-        try (LogStore store = LogStore.open(live, key, wrap.apply(disk), SETTINGS)) {
-            return new Recording(disk, CrashWorkload.run(store, disk, key, commits, pausedCheckpoints, seed), key);
-        }
+        Disk recorded = wrap.apply(disk);
+        CrashWorkload workload = CrashWorkload.run(settings -> LogStore.open(live, key, recorded, settings), disk, key,
+                commits, pausedCheckpoints, seed);
+        return new Recording(disk, workload, key);
     }
 
     /** Opens every distinct crash image of {@code recording} in {@code scratch} and checks it. */
@@ -81,14 +83,16 @@ final class CrashHarness {
         CrashImages images = new CrashImages(recording.disk(), seed);
         List<Integer> points = images.crashPoints();
         Set<String> seen = new HashSet<>();
+        Map<byte[], String> hashed = new IdentityHashMap<>();
+        Map<String, byte[]> written = new HashMap<>();
         List<Violation> violations = new ArrayList<>();
         int total = 0;
         for (int n : points) {
             int answered = recording.workload().answeredAt(n);
             for (CrashImages.Image image : images.imagesAt(n)) {
                 total++;
-                if (seen.add(digest(image.files()) + "/" + answered)) {
-                    String problem = verify(image, answered, recording, scratch);
+                if (seen.add(digest(image.files(), hashed) + "/" + answered)) {
+                    String problem = verify(image, answered, recording, scratch, written);
                     if (problem != null) {
                         violations.add(new Violation(n, image.kind(), images.lastOpBefore(n), problem));
                     }
@@ -102,19 +106,23 @@ final class CrashHarness {
     }
 
     /** Null if the image opens and keeps every promise answered before its crash; else what is wrong. */
-    private static String verify(CrashImages.Image image, int answered, Recording recording, Path dir)
-            throws IOException {
-        if (Files.exists(dir)) {
-            try (var old = Files.list(dir)) {
-                for (Path p : (Iterable<Path>) old::iterator) {
+    private static String verify(CrashImages.Image image, int answered, Recording recording, Path dir,
+                                 Map<String, byte[]> written) throws IOException {
+        Files.createDirectories(dir);
+        try (var old = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) old::iterator) {
+                if (!unchangedCheckpoint(p, image.files(), written)) {
                     Files.delete(p);
                 }
             }
-        } else {
-            Files.createDirectories(dir);
         }
+        written.clear();
         for (Map.Entry<String, byte[]> f : image.files().entrySet()) {
-            Files.write(dir.resolve(f.getKey()), f.getValue());
+            Path p = dir.resolve(f.getKey());
+            if (!Files.exists(p)) {
+                Files.write(p, f.getValue());
+            }
+            written.put(f.getKey(), f.getValue());
         }
         LogStore store;
         try {
@@ -137,15 +145,31 @@ final class CrashHarness {
         }
     }
 
-    private static String digest(Map<String, byte[]> files) {
+    /** Identifies an image by its files' names and contents; a content shared by many images is hashed once. */
+    /**
+     * Whether {@code p} is a checkpoint file the last image wrote with the contents this one has
+     * (the same array): a megabyte that need not be written again. Opening a store never writes to
+     * a checkpoint file; it may delete one, and these settings never make it write a new one.
+     */
+    private static boolean unchangedCheckpoint(Path p, Map<String, byte[]> files, Map<String, byte[]> written)
+            throws IOException {
+        String name = p.getFileName().toString();
+        byte[] bytes = files.get(name);
+        return name.startsWith(Checkpoint.PREFIX) && bytes != null && written.get(name) == bytes
+                && Files.size(p) == bytes.length;
+    }
+
+    private static String digest(Map<String, byte[]> files, Map<byte[], String> hashed) {
+        StringBuilder id = new StringBuilder();
+        files.forEach((name, bytes) -> id.append(name).append('=')
+                .append(bytes.length < 65536 ? sha256(bytes) : hashed.computeIfAbsent(bytes, CrashHarness::sha256))
+                .append(' '));
+        return id.toString();
+    }
+
+    private static String sha256(byte[] bytes) {
         try {
-            MessageDigest sha = MessageDigest.getInstance("SHA-256");
-            files.forEach((name, bytes) -> {
-                sha.update(name.getBytes(StandardCharsets.UTF_8));
-                sha.update(ByteBuffer.allocate(8).putLong(bytes.length).array());
-                sha.update(bytes);
-            });
-            return HexFormat.of().formatHex(sha.digest());
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

@@ -106,26 +106,29 @@ final class CrashImages {
             }
         }
         List<Image> images = new ArrayList<>();
-        images.add(build(n, "everything", union(durable, pendingData, pendingDirectory), List.of()));
-        images.add(build(n, "durable only", durable, List.of()));
+        images.add(build(n, "everything", union(durable, pendingData, pendingDirectory), Map.of()));
+        images.add(build(n, "durable only", durable, Map.of()));
         if (!pendingData.isEmpty()) {
             // Directory changes first, then the data in order, the last write torn (or lost, if it fits a sector).
             int last = pendingData.get(pendingData.size() - 1);
             List<Integer> upToTorn = pendingData.subList(0, pendingData.size() - (tearAt(ops.get(last)) < 0 ? 1 : 0));
-            images.add(build(n, "torn last write", union(durable, pendingDirectory, upToTorn), List.of(last)));
-            images.add(build(n, "data, no directory changes", union(durable, pendingData), List.of()));
+            images.add(build(n, "torn last write", union(durable, pendingDirectory, upToTorn),
+                    Map.of(last, tearAt(ops.get(last)))));
+            images.add(build(n, "data, no directory changes", union(durable, pendingData), Map.of()));
         }
         List<Integer> pending = union(pendingData, pendingDirectory);
         if (!pending.isEmpty()) {
             for (int r = 0; r < RANDOM_IMAGES; r++) {
                 Random random = new Random(seed * 1_000_003L + n * 31L + r);
                 List<Integer> chosen = new ArrayList<>(durable);
-                List<Integer> torn = new ArrayList<>();
+                Map<Integer, Long> torn = new HashMap<>();
                 for (int i : pending) {
                     if (random.nextBoolean()) {
                         chosen.add(i);
-                        if (ops.get(i).kind() == Kind.WRITE && random.nextInt(4) == 0) {
-                            torn.add(i);
+                        long last = tearAt(ops.get(i));
+                        if (last > 0 && random.nextInt(4) == 0) { // torn at any sector boundary inside it
+                            long first = (ops.get(i).offset() / SECTOR + 1) * SECTOR;
+                            torn.put(i, first + random.nextInt((int) ((last - first) / SECTOR + 1)) * SECTOR);
                         }
                     }
                 }
@@ -154,8 +157,8 @@ final class CrashImages {
         return boundary > write.offset() ? boundary : -1;
     }
 
-    /** The initial files with operations {@code apply} done in order, those in {@code torn} torn. */
-    private Image build(int n, String kind, List<Integer> apply, List<Integer> torn) {
+    /** The initial files with operations {@code apply} done in order; a write in {@code torn} stops where it says. */
+    private Image build(int n, String kind, List<Integer> apply, Map<Integer, Long> torn) {
         Map<String, Integer> names = new TreeMap<>(initialNames);
         Map<Integer, byte[]> contents = new HashMap<>(initialContents);
         for (int i : apply) {
@@ -166,9 +169,12 @@ final class CrashImages {
                     contents.putIfAbsent(op.inode(), new byte[0]);
                 }
                 case WRITE -> {
-                    long tear = torn.contains(i) ? tearAt(op) : -1;
-                    int length = tear < 0 ? op.bytes().length : (int) (tear - op.offset());
+                    int length = (int) (torn.getOrDefault(i, op.offset() + op.bytes().length) - op.offset());
                     byte[] old = contents.getOrDefault(op.inode(), new byte[0]);
+                    if (old.length == 0 && op.offset() == 0 && length == op.bytes().length) {
+                        contents.put(op.inode(), op.bytes()); // a whole new file (a checkpoint): shared, never changed
+                        continue;
+                    }
                     byte[] updated = Arrays.copyOf(old, (int) Math.max(old.length, op.offset() + length));
                     System.arraycopy(op.bytes(), 0, updated, (int) op.offset(), length);
                     contents.put(op.inode(), updated);

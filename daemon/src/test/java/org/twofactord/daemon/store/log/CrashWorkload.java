@@ -14,6 +14,7 @@ import org.twofactord.daemon.store.MapDbStore;
 import org.twofactord.daemon.store.MasterKey;
 import org.twofactord.daemon.store.PendingEnrollment;
 import org.twofactord.daemon.store.Store;
+import org.twofactord.daemon.store.StoreException;
 import org.twofactord.daemon.store.UserRecord;
 
 /**
@@ -36,7 +37,7 @@ final class CrashWorkload {
         }
     }
 
-    private final LogStore store;
+    private LogStore store;
     private final RecordingDisk disk;
     private final MasterKey key;
     private final Random random;
@@ -61,27 +62,57 @@ final class CrashWorkload {
         this.initial = stateOf(store);
     }
 
+    /** Opens the store being recorded. */
+    interface Opener {
+        LogStore open(LogStore.Settings settings) throws StoreException;
+    }
+
     /**
      * Runs {@code commits} batches of one to three changes, forcing a checkpoint every
      * {@code commits / 6}; with {@code pausedCheckpoints}, every other checkpoint is held before its
-     * pointer is renamed while three more batches are committed.
+     * pointer is renamed while three more batches are committed. Halfway, the store is closed and
+     * opened again; at three quarters, opened once with a checkpoint at start-up.
      */
-    static CrashWorkload run(LogStore store, RecordingDisk disk, MasterKey key, int commits, boolean pausedCheckpoints,
+    static CrashWorkload run(Opener opener, RecordingDisk disk, MasterKey key, int commits, boolean pausedCheckpoints,
                              long seed) throws Exception {
-        CrashWorkload w = new CrashWorkload(store, disk, key, seed);
-        int every = Math.max(commits / 6, 2);
-        for (int c = 1; c <= commits; c++) {
-            if (c % every == 0) {
-                w.checkpoint(pausedCheckpoints && w.checkpoints % 2 == 1);
-            } else {
-                w.batch();
+        CrashWorkload w = new CrashWorkload(opener.open(CrashHarness.SETTINGS), disk, key, seed);
+        try {
+            int every = Math.max(commits / 6, 2);
+            for (int c = 1; c <= commits; c++) {
+                if (c == commits / 2) {
+                    w.reopen(opener, null);
+                } else if (c == commits * 3 / 4) {
+                    w.reopen(opener, new LogStore.Settings(CrashHarness.SETTINGS.segmentBytes(), 1, Long.MAX_VALUE,
+                            Long.MAX_VALUE));
+                }
+                if (c % every == 0) {
+                    w.checkpoint(pausedCheckpoints && w.checkpoints % 2 == 1);
+                } else {
+                    w.batch();
+                }
             }
+        } finally {
+            w.store.close();
         }
         return w;
     }
 
+    /** Closes the store and opens it again; first once with {@code startUp} settings, if given, and closes that. */
+    private void reopen(Opener opener, LogStore.Settings startUp) throws StoreException {
+        store.close();
+        if (startUp != null) {
+            try (LogStore once = opener.open(startUp)) {
+                if (once.checkpoints() != 1) {
+                    throw new IllegalStateException("no checkpoint at start-up: " + once.checkpointFailure());
+                }
+                checkpoints++;
+            }
+        }
+        store = opener.open(CrashHarness.SETTINGS);
+    }
+
     int checkpointsPublished() {
-        return (int) store.checkpoints();
+        return checkpoints;
     }
 
     int entries() {

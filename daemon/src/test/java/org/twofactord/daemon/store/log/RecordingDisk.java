@@ -113,6 +113,12 @@ final class RecordingDisk implements Disk {
         ops.add(new Op(ops.size(), kind, name, toName, inode, offset, bytes, Thread.currentThread().getName()));
     }
 
+    /** The name {@code inode} has now, or the one it was opened by if it has none. */
+    private String currentName(int inode, Path openedAs) {
+        return inodes.entrySet().stream().filter(e -> e.getValue() == inode).map(Map.Entry::getKey).findFirst()
+                .orElse(nameIn(openedAs));
+    }
+
     private String nameIn(Path path) {
         if (!dir.equals(path.getParent())) {
             throw new IllegalStateException("the store touched " + path + ", outside " + dir);
@@ -201,7 +207,7 @@ final class RecordingDisk implements Disk {
             source.duplicate().get(bytes);
             synchronized (RecordingDisk.this) {
                 file.write(position, source);
-                record(Kind.WRITE, nameIn(path), null, inode, position, bytes);
+                record(Kind.WRITE, currentName(inode, path), null, inode, position, bytes);
             }
         }
 
@@ -211,7 +217,7 @@ final class RecordingDisk implements Disk {
                 try (FileChannel channel = FileChannel.open(path, StandardOpenOption.WRITE)) {
                     channel.truncate(size);
                 }
-                record(Kind.TRUNCATE, nameIn(path), null, inode, size, null);
+                record(Kind.TRUNCATE, currentName(inode, path), null, inode, size, null);
             }
         }
 
@@ -229,7 +235,7 @@ final class RecordingDisk implements Disk {
         public void sync() throws IOException {
             synchronized (RecordingDisk.this) {
                 file.sync();
-                record(Kind.SYNC, nameIn(path), null, inode, 0, null);
+                record(Kind.SYNC, currentName(inode, path), null, inode, 0, null);
             }
         }
 
