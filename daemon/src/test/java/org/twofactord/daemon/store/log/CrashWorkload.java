@@ -85,7 +85,9 @@ final class CrashWorkload {
                     w.reopen(opener, new LogStore.Settings(CrashHarness.SETTINGS.segmentBytes(), 1, Long.MAX_VALUE,
                             Long.MAX_VALUE));
                 }
-                if (c % every == 0) {
+                if (c == commits / 3) {
+                    w.bulkEnrolment();
+                } else if (c % every == 0) {
                     w.checkpoint(pausedCheckpoints && w.checkpoints % 2 == 1);
                 } else {
                     w.batch();
@@ -133,6 +135,26 @@ final class CrashWorkload {
         now += 10;
     }
 
+    /** Every user enrolled afresh, twice, in one commit larger than a log segment: logged in parts. */
+    private void bulkEnrolment() throws Exception {
+        for (int round = 0; round < 2; round++) {
+            for (int i = 0; i < USERS; i++) {
+                String name = "user" + i;
+                if (store.pending(name).isEmpty()) {
+                    enrol(name);
+                }
+                enrol(name);
+            }
+        }
+        int before = disk.opCount();
+        batch();
+        long syncs = disk.ops().subList(before, disk.opCount()).stream()
+                .filter(op -> op.kind() == RecordingDisk.Kind.SYNC).count();
+        if (syncs < 3) { // two parts, each synced, and a new segment between them
+            throw new IllegalStateException("the bulk enrolment was not logged in parts");
+        }
+    }
+
     private void checkpoint(boolean holdBeforePublishing) throws Exception {
         long before = store.checkpoints();
         RecordingDisk.Pause pause = holdBeforePublishing ? disk.pauseBeforeRenameTo(Pointer.NAME) : null;
@@ -161,17 +183,7 @@ final class CrashWorkload {
         Optional<UserRecord> user = store.user(name);
         int pick = random.nextInt(100);
         if (user.isEmpty() || pick < 5) {
-            if (store.pending(name).isEmpty()) {
-                put(Tables.PENDING, name, new PendingEnrollment(key.seal(name, new byte[20]), now, now + 600).encode());
-            } else {
-                byte[] hashes = new byte[UserRecord.BACKUP_CODES * MasterKey.BACKUP_HASH_BYTES];
-                random.nextBytes(hashes);
-                // A new secret, a new generation, also after a removal: what was used under the old one stays void.
-                int generation = generations.merge(name, 1, Integer::sum);
-                put(Tables.USERS, name, new UserRecord(key.seal(name, new byte[20]), generation, 0, 0, 0, 0, now, 0,
-                        hashes, 0).encode());
-                put(Tables.PENDING, name, null);
-            }
+            enrol(name);
             return;
         }
         UserRecord u = user.get();
@@ -199,6 +211,21 @@ final class CrashWorkload {
                     failures >= 3 ? now + 60 : 0).encode());
         } else {
             put(Tables.USERS, name, u.unlocked().encode());
+        }
+    }
+
+    /** Starts an enrolment, or confirms the one pending: a new secret, a new generation. */
+    private void enrol(String name) {
+        if (store.pending(name).isEmpty()) {
+            put(Tables.PENDING, name, new PendingEnrollment(key.seal(name, new byte[20]), now, now + 600).encode());
+        } else {
+            byte[] hashes = new byte[UserRecord.BACKUP_CODES * MasterKey.BACKUP_HASH_BYTES];
+            random.nextBytes(hashes);
+            // Also after a removal: what was used under the old secret stays void.
+            int generation = generations.merge(name, 1, Integer::sum);
+            put(Tables.USERS, name, new UserRecord(key.seal(name, new byte[20]), generation, 0, 0, 0, 0, now, 0,
+                    hashes, 0).encode());
+            put(Tables.PENDING, name, null);
         }
     }
 
