@@ -88,7 +88,7 @@ final class CrashHarness {
         List<Violation> violations = new ArrayList<>();
         int total = 0;
         for (int n : points) {
-            int answered = recording.workload().answeredAt(n);
+            int answered = recording.workload().oracle().answeredAt(n);
             for (CrashImages.Image image : images.imagesAt(n)) {
                 total++;
                 if (seen.add(digest(image.files(), hashed) + "/" + answered)) {
@@ -133,10 +133,10 @@ final class CrashHarness {
             return "the store does not open, and does not say why: " + e;
         }
         try (store) {
-            CrashWorkload w = recording.workload();
+            CrashOracle oracle = recording.workload().oracle();
             Map<String, String> state;
             try {
-                state = w.stateOf(store);
+                state = CrashOracle.stateOf(store);
             } catch (RuntimeException e) {
                 return "a record cannot be read: " + e;
             }
@@ -144,8 +144,8 @@ final class CrashHarness {
             if (store.userCount() != users) {
                 return "the user count says " + store.userCount() + " but there are " + users + " users";
             }
-            String wrong = w.whatIsWrong(state, answered);
-            return wrong != null ? wrong : w.brokenPromise(store, answered);
+            String wrong = oracle.whatIsWrong(state, answered);
+            return wrong != null ? wrong : oracle.brokenPromise(store, answered);
         }
     }
 

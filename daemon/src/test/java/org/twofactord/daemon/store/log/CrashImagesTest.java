@@ -25,7 +25,7 @@ class CrashImagesTest {
         CrashWorkload w = recording.workload();
         assertTrue(w.checkpointsPublished() >= 5, "checkpoints: " + w.checkpointsPublished());
         assertTrue(segmentsMade(recording) >= 10, "segments: " + segmentsMade(recording));
-        assertTrue(w.promisesAnswered() >= 30, "steps and backup codes answered: " + w.promisesAnswered());
+        assertTrue(w.oracle().promisesAnswered() >= 30, "steps and backup codes answered: " + w.oracle().promisesAnswered());
         CrashHarness.Result result = CrashHarness.check("store as written", recording, dir.resolve("image"), SEED);
         assertEquals(0, result.violations().size(), result.report());
     }

@@ -1,16 +1,11 @@
 package org.twofactord.daemon.store.log;
 
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
-import java.util.Set;
-import java.util.TreeSet;
-import org.twofactord.daemon.store.MapDbStore;
 import org.twofactord.daemon.store.MasterKey;
 import org.twofactord.daemon.store.PendingEnrollment;
 import org.twofactord.daemon.store.Store;
@@ -19,38 +14,19 @@ import org.twofactord.daemon.store.UserRecord;
 
 /**
  * Changes of every kind a daemon makes (enrolments, accepted steps, backup codes, failure counts,
- * lockouts, removals, policy), committed in small batches through a real {@link LogStore}, with
- * forced checkpoints; and the oracle: every log entry in order, and which of them had been
- * answered (their commit had returned) after how many disk operations.
- *
- * <p>State is compared as {@code table:key -> hex of the value}, e.g. {@code u:user3}.
+ * lockouts, removals, policy, a bulk enrolment), committed in small batches through a real
+ * {@link LogStore}, with forced checkpoints and restarts; each change and each answer told to the
+ * {@link CrashOracle}.
  */
 final class CrashWorkload {
     private static final int USERS = 10;
-    private static final HexFormat HEX = HexFormat.of();
-
-    /** A promise a client was given: this step (or backup code) of this user's secret was used. */
-    record Promise(String user, int generation, long step, int backupIndex, int answeredAfterEntries) {
-        String describe() {
-            return (backupIndex < 0 ? "step " + step : "backup code " + backupIndex) + " of " + user + " (generation "
-                    + generation + ")";
-        }
-    }
 
     private LogStore store;
     private final RecordingDisk disk;
     private final MasterKey key;
     private final Random random;
-    private final Map<String, String> initial;
-    private final List<String> entryKeys = new ArrayList<>();
-    private final List<String> entryValues = new ArrayList<>(); // null: removed
-    private final List<int[]> answers = new ArrayList<>(); // {operations done, entries answered}
-    private final List<Promise> promises = new ArrayList<>();
-    private final List<Promise> unanswered = new ArrayList<>();
-    private final Set<String> metaKeys = new TreeSet<>(Set.of(MapDbStore.META_SCHEMA, MapDbStore.META_KEY_CHECK,
-            Store.META_POLICY, Store.META_ISSUER));
+    private final CrashOracle oracle;
     private final Map<String, Integer> generations = new HashMap<>();
-    private List<Map<String, String>> states;
     private long now = 1_700_000_000L;
     private int checkpoints;
 
@@ -59,7 +35,7 @@ final class CrashWorkload {
         this.disk = disk;
         this.key = key;
         this.random = new Random(seed);
-        this.initial = stateOf(store);
+        this.oracle = new CrashOracle(store);
     }
 
     /** Opens the store being recorded. */
@@ -117,8 +93,8 @@ final class CrashWorkload {
         return checkpoints;
     }
 
-    int entries() {
-        return entryKeys.size();
+    CrashOracle oracle() {
+        return oracle;
     }
 
     private void batch() throws Exception {
@@ -127,11 +103,7 @@ final class CrashWorkload {
             change("user" + random.nextInt(USERS));
         }
         store.commit();
-        answers.add(new int[] {disk.opCount(), entryKeys.size()});
-        for (Promise p : unanswered) {
-            promises.add(new Promise(p.user(), p.generation(), p.step(), p.backupIndex(), entryKeys.size()));
-        }
-        unanswered.clear();
+        oracle.answered(disk.opCount());
         now += 10;
     }
 
@@ -197,13 +169,13 @@ final class CrashWorkload {
             long step = u.lastStep() + (random.nextInt(8) == 0 ? 0 : 1 + random.nextInt(3)); // sometimes a replay
             if (store.acceptStep(name, u.generation(), step, now)) {
                 logged(name);
-                unanswered.add(new Promise(name, u.generation(), step, -1, -1));
+                oracle.promised(name, u.generation(), step, -1);
             }
         } else if (pick < 72) {
             int index = random.nextInt(UserRecord.BACKUP_CODES);
             if (store.useBackupCode(name, u.generation(), index, now)) {
                 logged(name);
-                unanswered.add(new Promise(name, u.generation(), -1, index, -1));
+                oracle.promised(name, u.generation(), -1, index);
             }
         } else if (pick < 94) {
             int failures = u.failures() + 1;
@@ -257,117 +229,11 @@ final class CrashWorkload {
                 }
             }
         }
-        entryKeys.add((char) table + ":" + name);
-        entryValues.add(value == null ? null : HEX.formatHex(value));
+        oracle.logged(table, name, value);
     }
 
     /** The user record a conditional write ({@code acceptStep}, {@code useBackupCode}) just put. */
     private void logged(String name) {
-        entryKeys.add("u:" + name);
-        entryValues.add(HEX.formatHex(store.user(name).orElseThrow().encode()));
-    }
-
-    /** What {@code s} holds, as {@code table:key -> hex}; decodes every record on the way. */
-    Map<String, String> stateOf(Store s) {
-        Map<String, String> state = new HashMap<>();
-        for (String name : s.names()) {
-            s.user(name).ifPresent(u -> state.put("u:" + name, HEX.formatHex(u.encode())));
-            s.pending(name).ifPresent(p -> state.put("p:" + name, HEX.formatHex(p.encode())));
-        }
-        for (String k : metaKeys) {
-            s.meta(k).ifPresent(v -> state.put("m:" + k, HEX.formatHex(bytes(v))));
-        }
-        return state;
-    }
-
-    /** How many entries had been answered when the first {@code operations} disk operations were done. */
-    int answeredAt(int operations) {
-        int answered = 0;
-        for (int[] a : answers) {
-            if (a[0] <= operations) {
-                answered = a[1];
-            }
-        }
-        return answered;
-    }
-
-    /** The state after each prefix of the log: {@code states().get(p)} holds the first p entries. */
-    List<Map<String, String>> states() {
-        if (states == null) {
-            states = new ArrayList<>();
-            Map<String, String> state = new HashMap<>(initial);
-            states.add(Map.copyOf(state));
-            for (int i = 0; i < entryKeys.size(); i++) {
-                if (entryValues.get(i) == null) {
-                    state.remove(entryKeys.get(i));
-                } else {
-                    state.put(entryKeys.get(i), entryValues.get(i));
-                }
-                states.add(Map.copyOf(state));
-            }
-        }
-        return states;
-    }
-
-    /**
-     * Null if {@code found} is the state after some prefix of the log holding at least the
-     * {@code answered} first entries; else what is wrong with it.
-     */
-    String whatIsWrong(Map<String, String> found, int answered) {
-        List<Map<String, String>> all = states();
-        for (int p = answered; p < all.size(); p++) {
-            if (all.get(p).equals(found)) {
-                return null;
-            }
-        }
-        for (int p = answered - 1; p >= 0; p--) {
-            if (all.get(p).equals(found)) {
-                return "answered changes lost: the store holds the first " + p + " log entries of " + answered
-                        + " answered; lost: " + entryKeys.subList(p, answered);
-            }
-        }
-        List<String> differences = new ArrayList<>();
-        Map<String, String> expected = all.get(answered);
-        for (String k : new TreeSet<>(union(expected.keySet(), found.keySet()))) {
-            if (!java.util.Objects.equals(expected.get(k), found.get(k))) {
-                differences.add(k + ": answered " + render(k, expected.get(k)) + ", found " + render(k, found.get(k)));
-            }
-        }
-        return "half-done: the store matches no prefix of the log from the " + answered + " answered entries on; "
-                + "differs from the answered state in " + differences.subList(0, Math.min(3, differences.size()));
-    }
-
-    private static Set<String> union(Set<String> a, Set<String> b) {
-        Set<String> all = new TreeSet<>(a);
-        all.addAll(b);
-        return all;
-    }
-
-    private static String render(String k, String hex) {
-        if (hex == null) {
-            return "nothing";
-        }
-        return k.startsWith("u:") ? UserRecord.decode(HEX.parseHex(hex)).toString()
-                : k.startsWith("m:") ? "'" + new String(HEX.parseHex(hex), StandardCharsets.UTF_8) + "'" : "a record";
-    }
-
-    /**
-     * The top promise, asked of the store itself: no answered step or backup code is accepted
-     * again. Null if kept. May write to {@code s} (if it breaks the promise): check the state first.
-     */
-    String brokenPromise(Store s, int answered) {
-        long later = Long.MAX_VALUE / 2; // no lockout is still running then
-        for (Promise p : promises) {
-            if (p.answeredAfterEntries() <= answered && (p.backupIndex() < 0
-                    ? s.acceptStep(p.user(), p.generation(), p.step(), later)
-                    : s.useBackupCode(p.user(), p.generation(), p.backupIndex(), later))) {
-                return "accepted again: " + p.describe() + ", answered OK before the crash";
-            }
-        }
-        return null;
-    }
-
-    int promisesAnswered() {
-        return promises.size();
+        oracle.logged(Tables.USERS, name, store.user(name).orElseThrow().encode());
     }
 }
