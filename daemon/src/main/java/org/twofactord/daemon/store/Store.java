@@ -6,8 +6,8 @@ import java.util.Optional;
 /**
  * The durable state. Reads may come from any thread; writes and {@link #commit()} only from the
  * {@link Writer}'s thread, which owns the one transaction. A method without a checked exception
- * reports a failed store with {@link StoreUnavailable}. Two implementations: {@link MapDbStore}
- * (one server, one file) and {@link PostgresStore} (a fleet sharing one database).
+ * reports a failed store with {@link StoreUnavailable}. Two implementations: {@link org.twofactord.daemon.store.log.LogStore}
+ * (one server, one file) and {@link org.twofactord.daemon.store.postgres.PostgresStore} (a fleet sharing one database).
  */
 public interface Store extends AutoCloseable {
     String META_POLICY = "policy";

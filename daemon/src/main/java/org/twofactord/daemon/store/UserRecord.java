@@ -1,5 +1,6 @@
 package org.twofactord.daemon.store;
 
+import org.twofactord.daemon.store.key.MasterKey;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;

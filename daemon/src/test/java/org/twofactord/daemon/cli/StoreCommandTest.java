@@ -14,7 +14,7 @@ import org.twofactord.daemon.Json;
 import org.twofactord.daemon.TestDaemon;
 import org.twofactord.daemon.Totp;
 import org.twofactord.daemon.store.log.LogStore;
-import org.twofactord.daemon.store.MasterKey;
+import org.twofactord.daemon.store.key.MasterKey;
 import org.twofactord.daemon.store.UserRecord;
 
 /** store backup takes a consistent copy while the daemon runs; store check reads every record. */

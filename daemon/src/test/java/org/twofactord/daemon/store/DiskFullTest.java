@@ -90,14 +90,18 @@ class DiskFullTest {
                 assertTrue(answered < 100_000, "the disk never filled up");
             }
             assertEquals(unavailable, reply);
-            String requiredReply = "OK {\"required\":" + required + "}";
-            // Reads answer from what is on the disk: the last policy change that was answered OK.
-            c.expect("CHECK alice", requiredReply);
+            // Reads answer from what is on the disk: the last policy change that was answered OK
+            // (not the refused one), and alice's enrolment.
+            String policy = "OK {\"mode\":\"" + (required ? "required" : "optional") + "\",\"enabled\":true}";
+            c.expect("POLICY", policy);
+            c.expect("CHECK alice", "OK {\"required\":true}");
             String fresh = Totp.code(secret, daemon.clock, 0);
             c.expect("VERIFY alice " + fresh, unavailable);
             c.expect("VERIFY alice " + backup, unavailable);
-            c.expect("CHECK alice", requiredReply);
+            c.expect("POLICY", policy);
+            c.expect("CHECK alice", "OK {\"required\":true}");
             c.expect("PING", "OK");
+
 
             // Space freed: writes go on, no restart; the refused code was never stored as used.
             Files.delete(filler);

@@ -1,5 +1,6 @@
 package org.twofactord.daemon.store;
 
+import org.twofactord.daemon.store.key.MasterKey;
 import java.nio.file.Path;
 import org.junit.jupiter.api.io.TempDir;
 import org.twofactord.daemon.store.log.LogStore;

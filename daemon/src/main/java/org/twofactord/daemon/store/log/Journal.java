@@ -18,13 +18,15 @@ import java.util.zip.CRC32C;
  * <p>A segment starts with a header: magic, the LSN of its first entry, and the last LSN that
  * was durable when it was made (a segment may follow a torn or failed tail of the one before: the
  * log continues from any LSN between the two), with a CRC. Then entries: {@code int length, int
- * crc32c(body), body = long lsn, long first lsn of its write, byte table, short keyLength, key, int valueLength (-1: removed),
+ * crc32c(body), body = long lsn, long first and long last LSN of its write, byte table, short keyLength, key, int valueLength (-1: removed),
  * value}. Reading a segment stops at the first entry that is zero, torn, fails its CRC or does not
  * carry the next LSN: nothing after it in that segment was ever answered, since every answer waits
- * for the sync that covers it. Each entry also carries the first LSN of the write it was part of,
- * which tells a torn end from damage in the middle: a sound entry of a later write found after
- * the broken one means the broken one had been synced (writes are only made after the one before
- * was synced), and the segment is refused as damaged. A new segment is made at every start, after a failed write and when
+ * for the sync that covers it. Each entry also carries the first and the last LSN of the write it
+ * was part of (one commit: every change of a writer batch). A write is replayed whole or not at all,
+ * so a crash never leaves half of a batch (a CONFIRM's new user record without the removal of its
+ * pending enrolment, say). And the first LSN tells a torn end from damage in the middle: a sound
+ * entry of a later write found after the broken one means the broken one had been synced (a write
+ * is only made after the one before was synced), and the segment is refused as damaged. A new segment is made at every start, after a failed write and when
  * one is full; it becomes visible (renamed into place, directory synced) only once its header and
  * zeros are on the disk.
  */
@@ -33,7 +35,7 @@ final class Journal implements AutoCloseable {
     static final String SUFFIX = ".log";
     private static final byte[] MAGIC = "TFDLOG01".getBytes(StandardCharsets.US_ASCII);
     static final int HEADER = 64;
-    private static final int ENTRY_OVERHEAD = 8 + 8 + 8 + 1 + 2 + 4;
+    private static final int ENTRY_OVERHEAD = 8 + 8 + 8 + 8 + 1 + 2 + 4;
     /** The largest entry: a user record is a few hundred bytes. */
     static final int MAX_ENTRY = 64 * 1024;
     /** Only the crash tests change this, to show that without the CRC a torn entry would be replayed. */
@@ -100,12 +102,12 @@ final class Journal implements AutoCloseable {
 
     /**
      * Reads the log in {@code dir} and hands every entry after {@code afterLsn} to {@code apply},
-     * in order.
+     * in order, a whole write at a time.
      *
      * @throws IOException if a segment's header is damaged or entries are missing between two
      *                     segments: the log cannot be trusted, and the store must be restored
      */
-    static Replayed replay(Disk disk, Path dir, long afterLsn, Consumer<LogEntry> apply) throws IOException {
+    static Replayed replay(Disk disk, Path dir, long afterLsn, Consumer<List<LogEntry>> apply) throws IOException {
         List<Segment> segments = list(dir);
         long next = afterLsn + 1;
         for (Segment segment : segments) {
@@ -130,14 +132,22 @@ final class Journal implements AutoCloseable {
             }
             all.position(HEADER);
             long expected = firstLsn;
-            LogEntry entry;
-            while ((entry = readEntry(all, expected)) != null) {
-                if (entry.lsn() >= next) {
-                    apply.accept(entry);
-                    next = entry.lsn() + 1;
+            List<LogEntry> write = new ArrayList<>(); // the entries of a write not yet read whole
+            Read read;
+            while ((read = readEntry(all, expected)) != null) {
+                write.add(read.entry());
+                if (read.entry().lsn() == read.writeLast()) {
+                    long from = next;
+                    List<LogEntry> fresh = write.stream().filter(e -> e.lsn() >= from).toList();
+                    if (!fresh.isEmpty()) {
+                        apply.accept(fresh);
+                        next = fresh.get(fresh.size() - 1).lsn() + 1;
+                    }
+                    write.clear();
                 }
                 expected++;
             }
+            // A write cut short (a crash before its sync returned) is dropped whole: never answered.
             if (laterWriteAfter(all, all.position() + 1, expected)) {
                 throw new IOException("journal segment " + segment.path() + " is damaged at byte " + all.position()
                         + ": a sound entry follows a broken one (a torn end is followed by nothing)");
@@ -160,7 +170,7 @@ final class Journal implements AutoCloseable {
             }
             CRC32C crc = new CRC32C();
             crc.update(all.slice(at + 8, length));
-            if ((int) crc.getValue() == all.getInt(at + 4) && all.getLong(at + 16) > lsn) {
+            if ((int) crc.getValue() == all.getInt(at + 4) && all.getLong(at + 16) > lsn) { // a later write
                 return true;
             }
         }
@@ -183,7 +193,7 @@ final class Journal implements AutoCloseable {
     }
 
     /** The entry at the buffer's position if it is whole, sound and carries {@code lsn}; else null. */
-    private static LogEntry readEntry(ByteBuffer all, long lsn) {
+    private static Read readEntry(ByteBuffer all, long lsn) {
         if (all.remaining() < 8) {
             return null;
         }
@@ -202,6 +212,10 @@ final class Journal implements AutoCloseable {
             return null;
         }
         body.getLong(); // the first LSN of its write
+        long writeLast = body.getLong();
+        if (writeLast < lsn) {
+            return null;
+        }
         byte table = body.get();
         byte[] key = new byte[body.getShort() & 0xffff];
         body.get(key);
@@ -212,7 +226,11 @@ final class Journal implements AutoCloseable {
             body.get(value);
         }
         all.position(at + 8 + length);
-        return new LogEntry(lsn, table, new String(key, StandardCharsets.UTF_8), value);
+        return new Read(new LogEntry(lsn, table, new String(key, StandardCharsets.UTF_8), value), writeLast);
+    }
+
+    /** An entry as read, with the last LSN of the write it belongs to. */
+    private record Read(LogEntry entry, long writeLast) {
     }
 
     /**
@@ -227,7 +245,14 @@ final class Journal implements AutoCloseable {
             }
         }
         Journal journal = new Journal(disk, dir, segmentBytes, replayed.segments(), replayed.lastLsn());
-        journal.roll();
+        try {
+            journal.roll();
+        } catch (IOException e) {
+            // A full disk: the store opens and answers reads; every change is refused (the next
+            // append tries to make the segment again) until there is space.
+            org.slf4j.LoggerFactory.getLogger(Journal.class).warn("no new log segment can be made in {} ({}); "
+                    + "changes are refused until there is space", dir, e.getMessage());
+        }
         return journal;
     }
 
@@ -260,7 +285,7 @@ final class Journal implements AutoCloseable {
         int total = 0;
         for (LogEntry e : entries) {
             LogEntry n = e.withLsn(nextLsn + numbered.size());
-            byte[] bytes = encode(n, nextLsn);
+            byte[] bytes = encode(n, nextLsn, nextLsn + entries.size() - 1);
             numbered.add(n);
             encoded.add(bytes);
             total += bytes.length;
@@ -313,16 +338,16 @@ final class Journal implements AutoCloseable {
         current = null;
     }
 
-    static byte[] encode(LogEntry e, long writeFirstLsn) {
+    static byte[] encode(LogEntry e, long writeFirstLsn, long writeLastLsn) {
         byte[] key = e.key().getBytes(StandardCharsets.UTF_8);
         int valueLength = e.value() == null ? 0 : e.value().length;
-        int bodyLength = 8 + 8 + 1 + 2 + key.length + 4 + valueLength;
+        int bodyLength = 8 + 8 + 8 + 1 + 2 + key.length + 4 + valueLength;
         if (key.length > 0xffff || bodyLength > MAX_ENTRY) {
             throw new IllegalArgumentException("a journal entry of " + bodyLength + " bytes");
         }
         ByteBuffer b = ByteBuffer.allocate(8 + bodyLength);
         b.position(8);
-        b.putLong(e.lsn()).putLong(writeFirstLsn).put(e.table()).putShort((short) key.length).put(key)
+        b.putLong(e.lsn()).putLong(writeFirstLsn).putLong(writeLastLsn).put(e.table()).putShort((short) key.length).put(key)
                 .putInt(e.value() == null ? -1 : e.value().length);
         if (e.value() != null) {
             b.put(e.value());

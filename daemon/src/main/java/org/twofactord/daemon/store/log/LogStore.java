@@ -23,8 +23,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.twofactord.daemon.store.MapDbStore;
-import org.twofactord.daemon.store.MasterKey;
+import org.twofactord.daemon.store.legacy.MapDbStore;
+import org.twofactord.daemon.store.key.MasterKey;
 import org.twofactord.daemon.store.PendingEnrollment;
 import org.twofactord.daemon.store.Store;
 import org.twofactord.daemon.store.StoreException;
@@ -276,22 +276,29 @@ public final class LogStore implements Store {
         }
         int[] replayed = {0};
         try {
-            Journal.Replayed done = Journal.replay(disk, dir, checkpoint.lsn(), entry -> {
-                apply(entry.table(), entry.key(), entry.value(), logged);
-                replayed[0]++;
+            Journal.Replayed done = Journal.replay(disk, dir, checkpoint.lsn(), write -> {
+                for (LogEntry entry : write) {
+                    apply(entry.table(), entry.key(), entry.value(), logged);
+                }
+                replayed[0] += write.size();
+                if (logged.size() >= settings.changes()) {
+                    // A long log (checkpoints failed or were held off for a while): fold what was
+                    // read so far into a checkpoint, so that memory stays bounded whatever its length.
+                    frozenLsn = write.get(write.size() - 1).lsn();
+                    below = new Below(logged, below.checkpoint());
+                    logged = new ConcurrentHashMap<>();
+                    runCheckpoint();
+                }
             });
             loggedUserCount = userCount;
             journal = Journal.openForAppend(disk, dir, settings.segmentBytes(), done);
+            journal.deleteThrough(below.checkpoint().lsn());
         } catch (IOException | RuntimeException e) {
             throw damaged("its log cannot be read: " + e.getMessage(), e);
         }
         if (replayed[0] > 0) {
-            log.info("replayed {} change(s) from the log after checkpoint {}", replayed[0], pointer.checkpoint());
-        }
-        if (logged.size() >= settings.changes()) {
-            // A long log (checkpoints failed for a while): fold it into a checkpoint before serving.
-            freeze();
-            runCheckpoint();
+            log.info("replayed {} change(s) from the log after checkpoint {} ({} checkpoint(s) written meanwhile)",
+                    replayed[0], pointer.checkpoint(), checkpoints);
         }
     }
 
@@ -497,6 +504,7 @@ public final class LogStore implements Store {
     /** Asks for a checkpoint at the next commit, whatever the settings say (tests, and the crash loop). */
     public void requestCheckpoint() {
         checkpointRequested = true;
+        retryAfterNanos = System.nanoTime(); // asked for: not held off by an earlier failure
     }
 
     /** How many checkpoints were published since the store was opened. */
@@ -627,7 +635,9 @@ public final class LogStore implements Store {
                 Checkpoint old = b.checkpoint();
                 old.close();
                 disk.delete(old.path());
-                journal.deleteThrough(lsn);
+                if (journal != null) { // null while replaying at start: deleted once it is open
+                    journal.deleteThrough(lsn);
+                }
             }
             checkpoints++;
             if (checkpointFailure != null) {

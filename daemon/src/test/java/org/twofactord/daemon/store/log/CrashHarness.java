@@ -17,7 +17,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.function.UnaryOperator;
-import org.twofactord.daemon.store.MasterKey;
+import org.twofactord.daemon.store.key.MasterKey;
 import org.twofactord.daemon.store.StoreException;
 
 /**

@@ -9,7 +9,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
-import org.twofactord.daemon.store.MapDbStore;
+import org.twofactord.daemon.store.legacy.MapDbStore;
 import org.twofactord.daemon.store.Store;
 import org.twofactord.daemon.store.UserRecord;
 

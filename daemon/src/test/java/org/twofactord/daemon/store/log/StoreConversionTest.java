@@ -17,8 +17,8 @@ import org.twofactord.daemon.Client;
 import org.twofactord.daemon.Json;
 import org.twofactord.daemon.TestDaemon;
 import org.twofactord.daemon.Totp;
-import org.twofactord.daemon.store.MapDbStore;
-import org.twofactord.daemon.store.MasterKey;
+import org.twofactord.daemon.store.legacy.MapDbStore;
+import org.twofactord.daemon.store.key.MasterKey;
 import org.twofactord.daemon.store.UserRecord;
 
 /**

@@ -1,5 +1,6 @@
-package org.twofactord.daemon.store;
+package org.twofactord.daemon.store.key;
 
+import org.twofactord.daemon.store.StoreException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
