@@ -16,11 +16,11 @@ final class BrokenDisks {
     private BrokenDisks() {
     }
 
-    /** Passes everything to the disk below. */
-    private static class Forwarding implements Disk {
-        final RecordingDisk below;
+    /** Passes everything to the disk below; a broken disk overrides what it breaks. */
+    static class Forwarding implements Disk {
+        final Disk below;
 
-        Forwarding(RecordingDisk below) {
+        Forwarding(Disk below) {
             this.below = below;
         }
 

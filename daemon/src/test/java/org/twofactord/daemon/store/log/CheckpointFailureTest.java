@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -25,38 +24,13 @@ class CheckpointFailureTest {
 
     /** The real disk, but a checkpoint file cannot be finished while {@code full} holds. */
     private static Disk failingCheckpoints(AtomicBoolean full) {
-        return new Disk() {
-            @Override
-            public File create(Path path) throws IOException {
-                return REAL.create(path);
-            }
-
-            @Override
-            public File open(Path path) throws IOException {
-                return REAL.open(path);
-            }
-
-            @Override
-            public void rename(Path from, Path to) throws IOException {
-                REAL.rename(from, to);
-            }
-
-            @Override
-            public void delete(Path path) throws IOException {
-                REAL.delete(path);
-            }
-
-            @Override
-            public void syncDir(Path d) throws IOException {
-                REAL.syncDir(d);
-            }
-
+        return new BrokenDisks.Forwarding(Disk.REAL) {
             @Override
             public void writtenElsewhere(Path path) throws IOException {
                 if (full.get()) {
                     throw new IOException("No space left on device");
                 }
-                REAL.writtenElsewhere(path);
+                below.writtenElsewhere(path);
             }
         };
     }
