@@ -98,6 +98,9 @@ final class Suite {
             }
             if (parts.contains("accepted")) {
                 main = acceptedCodes(main, config);
+                if (opts.get("postgres-url-prefix") == null) {
+                    logSync();
+                }
             }
             if (parts.contains("pam")) {
                 new Pam(opts, work.resolve("pam"), plan.pamRuns, report, failures).run(main);
@@ -564,6 +567,38 @@ final class Suite {
     }
 
     /**
+     * What one durable change costs in the store's log against the floor of the disk: the daemon
+     * jar's LogSyncBench, in a JVM of its own, in the work directory (the same file system).
+     */
+    private void logSync() throws IOException {
+        int count = plan.quick() ? 2000 : 10_000;
+        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", daemonJar.toString(), "org.twofactord.daemon.store.log.LogSyncBench",
+                work.resolve("logsync").toString(), Integer.toString(count));
+        pb.redirectError(ProcessBuilder.Redirect.INHERIT);
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII).strip();
+        try {
+            if (p.waitFor() != 0 || !out.startsWith("log-sync ")) {
+                throw new IOException("LogSyncBench failed (exit " + p.exitValue() + "): " + out);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+        }
+        String[] f = out.split(" ");
+        double logP50 = Long.parseLong(f[1]) / 1000.0;
+        double bareP50 = Long.parseLong(f[3]) / 1000.0;
+        Bench.progress(String.format(Locale.ROOT, "log sync: one entry appended and synced p50 %.3f ms p99 %.3f ms; "
+                + "bare write + fdatasync p50 %.3f ms p99 %.3f ms (%,d each)", logP50, Long.parseLong(f[2]) / 1000.0,
+                bareP50, Long.parseLong(f[4]) / 1000.0, count));
+        report.add(new Report.Row("Log sync: one change made durable in the store's log (one entry appended, fdatasync), p50",
+                logP50, "ms", bareP50, "a bare write of as many bytes into a zero-filled file + fdatasync", 1.5, false,
+                String.format(Locale.ROOT, "p99 %.3f ms vs %.3f ms", Long.parseLong(f[2]) / 1000.0,
+                        Long.parseLong(f[4]) / 1000.0)));
+    }
+
+    /**
      * {@link #legitimate} in a JVM of its own (small heap, serial GC), so that pauses of this
      * process's flood threads do not count as the daemon's latency.
      */
@@ -828,6 +863,9 @@ final class Suite {
                 Double.NaN, null, Double.NaN, true,
                 String.format(Locale.ROOT, "target ≤ 300 bytes/user: %s; %,d bytes in all; %,d users: %,d bytes",
                         perUser <= 300 ? "met" : "**not met**", largeBytes, SMALL_SCALE_USERS, smallBytes)));
+        if (opts.get("postgres-url-prefix") == null) {
+            checkpointLatency(config, big, label);
+        }
         report.details.putPOJO("scale", Map.of("users", big, "startup_ms_small", startup.get(small),
                 "startup_ms_large", startup.get(large), "verify_median_ms_small", medians.get(small),
                 "verify_median_ms_large", medians.get(large), "rss_kb_large", rss.get(large),
@@ -843,6 +881,12 @@ final class Suite {
      * 1,000-user store that leaves 500 samples.
      */
     private double verifyMedian(Daemon d, int users) throws IOException {
+        long[] samples = verifySamples(d, users);
+        return Load.percentileMs(samples, 50);
+    }
+
+    /** The sorted latencies of {@link #verifyMedian}'s VERIFYs, warm-up left out. */
+    private long[] verifySamples(Daemon d, int users) throws IOException {
         int warm = 500;
         int n = Math.min(plan.scaleVerifies, users - warm);
         int[] order = new int[users];
@@ -874,14 +918,55 @@ final class Suite {
                 }
             }
         }
-        return Load.percentileMs(Load.sorted(samples, n), 50);
+        return Load.sorted(samples, n);
     }
 
+    /**
+     * The store of one server writes its checkpoints on a thread of its own: the p99 of a login
+     * while a checkpoint of the whole large store is being written ({@code checkpoint_changes = 1}:
+     * the first change starts one, and they follow back to back), against the p99 on the same
+     * store with no checkpoint due. Each VERIFY is a change (a failure count).
+     */
+    private void checkpointLatency(Map<String, String> config, int big, String label) throws IOException {
+        double[] p99 = new double[2];
+        long published = 0;
+        for (int pass = 0; pass < 2; pass++) {
+            Map<String, String> c = new LinkedHashMap<>(config);
+            if (pass == 1) {
+                c.put("checkpoint_changes", "1");
+            }
+            Daemon d = Daemon.twofactord(pass == 0 ? "large-quiet" : "large-checkpointing", daemonJar, jvm,
+                    work.resolve("scale-large"), c);
+            d.start();
+            try {
+                p99[pass] = Load.percentileMs(verifySamples(d, big), 99);
+                if (pass == 1) {
+                    String stats = admin(d, "STATS");
+                    published = new ObjectMapper().readTree(stats.substring(3)).path("store").path("checkpoints").asLong();
+                }
+            } finally {
+                d.stop();
+            }
+            Bench.progress(String.format(Locale.ROOT, "  %s: VERIFY p99 %.2f ms", pass == 0 ? "no checkpoint due"
+                    : "checkpoints of the whole store back to back", p99[pass]));
+        }
+        report.add(new Report.Row("Scale, " + label + ": p99 of a VERIFY while the store writes a checkpoint",
+                p99[1], "ms", p99[0], "no checkpoint due", 5.0, false,
+                String.format(Locale.ROOT, "checkpoints published by the end of the samples: %d (the first starts with "
+                        + "the first change and takes longer than the samples: they all ran during it)", published)));
+    }
+
+    /**
+     * The store's files: with the store of one server, everything under {@code state/store/} (the
+     * live checkpoint and the log segments, zeros they were filled with included); with the
+     * MapDB store of earlier versions, the files {@code twofactord.db*} (a baseline of an older build).
+     */
     private static long storeBytes(Daemon d) throws IOException {
         long total = 0;
-        try (Stream<Path> files = Files.list(d.dir.resolve("state"))) {
+        try (Stream<Path> files = Files.walk(d.dir.resolve("state"))) {
             for (Path p : (Iterable<Path>) files::iterator) {
-                if (p.getFileName().toString().startsWith("twofactord.db")) {
+                Path rel = d.dir.resolve("state").relativize(p);
+                if (Files.isRegularFile(p) && (rel.startsWith("store") || rel.toString().startsWith("twofactord.db"))) {
                     total += Files.size(p);
                 }
             }

@@ -14,10 +14,10 @@ import org.twofactord.daemon.config.Config;
 import org.twofactord.daemon.config.ConfigException;
 import org.twofactord.daemon.config.ConfigLoader;
 import org.twofactord.daemon.policy.PolicyMode;
-import org.twofactord.daemon.store.MapDbStore;
-import org.twofactord.daemon.store.MasterKey;
+import org.twofactord.daemon.store.log.LogStore;
+import org.twofactord.daemon.store.key.MasterKey;
 import org.twofactord.daemon.store.PendingEnrollment;
-import org.twofactord.daemon.store.PostgresStore;
+import org.twofactord.daemon.store.postgres.PostgresStore;
 import org.twofactord.daemon.store.Store;
 import org.twofactord.daemon.store.StoreException;
 import org.twofactord.daemon.store.StoreExport;
@@ -50,15 +50,15 @@ final class StoreCommand implements Runnable {
     /** Reads every record of the store in {@code stateDir}; returns the problems found. */
     static List<String> check(Path stateDir, Io io) throws StoreException {
         Path keyFile = stateDir.resolve("master.key");
-        Path db = stateDir.resolve("twofactord.db");
-        if (!Files.exists(db)) {
+        Path db = stateDir.resolve("store");
+        if (!Files.exists(db) && !Files.exists(LogStore.legacyFile(db))) {
             throw new StoreException("no store at " + db);
         }
         MasterKey key = MasterKey.loadOrCreate(keyFile, false, new SecureRandom());
         List<String> problems = new ArrayList<>();
         int users = 0;
         int pending = 0;
-        try (Store store = MapDbStore.open(db, key)) {
+        try (Store store = LogStore.open(db, key)) {
             Optional<String> policy = store.meta(Store.META_POLICY);
             if (policy.isPresent() && PolicyMode.fromWire(policy.get()).isEmpty()) {
                 problems.add("policy '" + policy.get() + "' is not a policy");
@@ -190,10 +190,10 @@ final class StoreCommand implements Runnable {
             if (config.postgres().isPresent()) {
                 return PostgresStore.open(config.postgres().get(), key);
             }
-            if (!create && !Files.exists(config.storeFile())) {
+            if (!create && !Files.exists(config.storeFile()) && !Files.exists(config.legacyStoreFile())) {
                 throw new StoreException("no store at " + config.storeFile());
             }
-            return MapDbStore.open(config.storeFile(), key);
+            return LogStore.open(config.storeFile(), key);
         }
 
         @Override

@@ -26,6 +26,7 @@ import java.util.Optional;
  *                             measure what it buys)
  * @param postgres             the PostgreSQL store shared by a fleet ({@code store = postgresql});
  *                             empty for the MapDB store in {@link #stateDir()}
+ * @param checkpoints          when the store of one server writes a checkpoint
  */
 public record Config(
         Path socket,
@@ -45,7 +46,17 @@ public record Config(
         int maxConnectionsPerUid,
         boolean dev,
         boolean groupCommit,
-        Optional<PostgresConfig> postgres) {
+        Optional<PostgresConfig> postgres,
+        Checkpoints checkpoints) {
+
+    /**
+     * When the store of one server folds its log into a new checkpoint: after this many users
+     * (or other keys) changed, this many MiB logged, or this many seconds with a change, whichever
+     * comes first.
+     */
+    public record Checkpoints(int changes, int logMb, int intervalS) {
+        public static final Checkpoints DEFAULTS = new Checkpoints(50_000, 64, 600);
+    }
 
     public static final Path DEFAULT_SOCKET = Path.of("/run/twofactord/twofactord.sock");
     public static final Path DEFAULT_STATE_DIR = Path.of("/var/lib/twofactord");
@@ -56,8 +67,16 @@ public record Config(
     /** The longest lockout, whatever the doubling says. */
     public static final int MAX_LOCKOUT_S = 3600;
 
-    /** The store file inside {@link #stateDir()}. */
+    /** The store inside {@link #stateDir()}: a directory of a log and checkpoints (docs/design.md). */
     public Path storeFile() {
+        return stateDir.resolve("store");
+    }
+
+    /**
+     * The MapDB file of the versions before the store had its own log; converted into
+     * {@link #storeFile()} at the first start.
+     */
+    public Path legacyStoreFile() {
         return stateDir.resolve("twofactord.db");
     }
 
@@ -70,6 +89,6 @@ public record Config(
     public Config withPaths(Path newSocket, Path newStateDir) {
         return new Config(newSocket, newStateDir, socketMode, socketGroup, socketGroupExplicit, adminGroup,
                 verifierGroup, groupsExplicit, window, digits, maxFailures, lockoutS, idleTimeoutS, maxConnections,
-                maxConnectionsPerUid, dev, groupCommit, postgres);
+                maxConnectionsPerUid, dev, groupCommit, postgres, checkpoints);
     }
 }

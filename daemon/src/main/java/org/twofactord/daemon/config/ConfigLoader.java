@@ -20,7 +20,7 @@ public final class ConfigLoader {
     static final Set<String> KEYS = Set.of("socket", "state_dir", "socket_mode", "socket_group", "admin_group",
             "verifier_group", "window", "digits", "max_failures", "lockout_s", "idle_timeout_s", "max_connections",
             "max_connections_per_uid", "group_commit", "store", "postgres_url", "postgres_user",
-            "postgres_password_file");
+            "postgres_password_file", "checkpoint_changes", "checkpoint_log_mb", "checkpoint_interval_s");
 
     /** What the command line said; null means "not given". */
     public record Flags(Path socket, Path stateDir, Path configFile, boolean dev) {
@@ -108,7 +108,11 @@ public final class ConfigLoader {
                 v.integer("max_connections_per_uid", 16, 1, 4096),
                 dev,
                 v.bool("group_commit", true),
-                postgres(v, e));
+                postgres(v, e),
+                new Config.Checkpoints(
+                        v.integer("checkpoint_changes", Config.Checkpoints.DEFAULTS.changes(), 1, 10_000_000),
+                        v.integer("checkpoint_log_mb", Config.Checkpoints.DEFAULTS.logMb(), 1, 65_536),
+                        v.integer("checkpoint_interval_s", Config.Checkpoints.DEFAULTS.intervalS(), 1, 86_400)));
     }
 
     /**

@@ -146,6 +146,19 @@ final class BasicHandlers {
         } else {
             body.put("clock_skew_s", skew);
         }
+        var health = services.store.health();
+        if (!health.isEmpty()) {
+            var store = body.putObject("store");
+            health.forEach((k, v) -> {
+                if (v == null) {
+                    store.putNull(k);
+                } else if (v instanceof Number n) {
+                    store.put(k, n.longValue());
+                } else {
+                    store.put(k, v.toString());
+                }
+            });
+        }
         return Reply.ok(body);
     }
 }

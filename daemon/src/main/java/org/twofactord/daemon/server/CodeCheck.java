@@ -1,10 +1,11 @@
 package org.twofactord.daemon.server;
 
+import org.twofactord.daemon.store.Writer;
 import java.security.MessageDigest;
 import java.util.Arrays;
 import java.util.OptionalLong;
 import org.twofactord.daemon.policy.Lockout;
-import org.twofactord.daemon.store.MasterKey;
+import org.twofactord.daemon.store.key.MasterKey;
 import org.twofactord.daemon.store.Store;
 import org.twofactord.daemon.store.StoreException;
 import org.twofactord.daemon.store.UserRecord;

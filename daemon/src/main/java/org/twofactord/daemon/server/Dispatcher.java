@@ -1,5 +1,6 @@
 package org.twofactord.daemon.server;
 
+import org.twofactord.daemon.store.StoreTransient;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;

@@ -29,12 +29,13 @@ import org.slf4j.LoggerFactory;
 import org.twofactord.daemon.auth.Roles;
 import org.twofactord.daemon.auth.UserDatabase;
 import org.twofactord.daemon.config.Config;
-import org.twofactord.daemon.store.MapDbStore;
-import org.twofactord.daemon.store.MasterKey;
-import org.twofactord.daemon.store.PostgresStore;
+import org.twofactord.daemon.store.key.MasterKey;
+import org.twofactord.daemon.store.postgres.PostgresStore;
 import org.twofactord.daemon.store.Store;
 import org.twofactord.daemon.store.StoreException;
 import org.twofactord.daemon.store.Writer;
+import org.twofactord.daemon.store.log.Disk;
+import org.twofactord.daemon.store.log.LogStore;
 
 /**
  * The daemon: opens the store, binds the socket (or takes the one systemd passed), accepts
@@ -69,14 +70,20 @@ public final class Server implements AutoCloseable {
         Store open(Path file, MasterKey key) throws StoreException;
     }
 
+    /** The store of one server: a log and checkpoints in the state directory. */
     public static StoreFactory mapDb() {
-        return MapDbStore::open;
+        return LogStore::open;
     }
 
     /** The store the configuration names: MapDB in the state directory, or PostgreSQL. */
     public static StoreFactory configured(Config config) {
-        return config.postgres().isPresent()
-                ? (file, key) -> PostgresStore.open(config.postgres().get(), key) : mapDb();
+        if (config.postgres().isPresent()) {
+            return (file, key) -> PostgresStore.open(config.postgres().get(), key);
+        }
+        Config.Checkpoints c = config.checkpoints();
+        LogStore.Settings settings = new LogStore.Settings(LogStore.Settings.defaults().segmentBytes(), c.changes(),
+                (long) c.logMb() << 20, TimeUnit.SECONDS.toMillis(c.intervalS()));
+        return (file, key) -> LogStore.open(file, key, Disk.REAL, settings);
     }
 
     private final Config config;
@@ -108,7 +115,7 @@ public final class Server implements AutoCloseable {
         prepareStateDir(config.stateDir());
         // A database is made by the first daemon of a fleet; the others get a copy of its key.
         boolean shared = config.postgres().isPresent();
-        boolean storeExists = shared || Files.exists(config.storeFile());
+        boolean storeExists = shared || Files.exists(config.storeFile()) || Files.exists(config.legacyStoreFile());
         if (!storeExists && Files.exists(config.masterKeyFile())) {
             // A new empty store would mean policy "disabled" and nobody enrolled: fail closed.
             throw new StoreException("store " + config.storeFile() + " is missing but its master key "

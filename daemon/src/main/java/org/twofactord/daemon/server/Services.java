@@ -1,5 +1,6 @@
 package org.twofactord.daemon.server;
 
+import org.twofactord.daemon.store.StoreUnavailable;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.util.concurrent.CompletableFuture;
@@ -9,7 +10,7 @@ import java.util.concurrent.TimeoutException;
 import org.twofactord.daemon.config.Config;
 import org.twofactord.daemon.policy.Lockout;
 import org.twofactord.daemon.policy.PolicyMode;
-import org.twofactord.daemon.store.MasterKey;
+import org.twofactord.daemon.store.key.MasterKey;
 import org.twofactord.daemon.store.Store;
 import org.twofactord.daemon.store.StoreException;
 import org.twofactord.daemon.store.Writer;

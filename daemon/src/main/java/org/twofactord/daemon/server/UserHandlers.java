@@ -16,7 +16,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.twofactord.daemon.auth.Caller;
 import org.twofactord.daemon.policy.PolicyMode;
-import org.twofactord.daemon.store.MasterKey;
+import org.twofactord.daemon.store.key.MasterKey;
 import org.twofactord.daemon.store.PendingEnrollment;
 import org.twofactord.daemon.store.StoreException;
 import org.twofactord.daemon.store.UserRecord;

@@ -14,12 +14,12 @@ public record PendingEnrollment(byte[] sealedSecret, long createdAt, long expire
         return nowS >= expiresAt;
     }
 
-    byte[] encode() {
+    public byte[] encode() {
         return ByteBuffer.allocate(1 + 16 + sealedSecret.length).put((byte) 1).putLong(createdAt).putLong(expiresAt)
                 .put(sealedSecret).array();
     }
 
-    static PendingEnrollment decode(byte[] data) {
+    public static PendingEnrollment decode(byte[] data) {
         ByteBuffer buf = ByteBuffer.wrap(data);
         if (buf.get() != 1) {
             throw new IllegalStateException("unknown pending record format");

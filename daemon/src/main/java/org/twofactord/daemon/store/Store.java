@@ -6,8 +6,8 @@ import java.util.Optional;
 /**
  * The durable state. Reads may come from any thread; writes and {@link #commit()} only from the
  * {@link Writer}'s thread, which owns the one transaction. A method without a checked exception
- * reports a failed store with {@link StoreUnavailable}. Two implementations: {@link MapDbStore}
- * (one server, one file) and {@link PostgresStore} (a fleet sharing one database).
+ * reports a failed store with {@link StoreUnavailable}. Two implementations: {@link org.twofactord.daemon.store.log.LogStore}
+ * (one server, one file) and {@link org.twofactord.daemon.store.postgres.PostgresStore} (a fleet sharing one database).
  */
 public interface Store extends AutoCloseable {
     String META_POLICY = "policy";
@@ -92,8 +92,24 @@ public interface Store extends AutoCloseable {
         return true;
     }
 
+    /**
+     * What STATS tells of the store beyond its user count, in order (name to a number, a string or
+     * null); empty for a store with nothing to tell.
+     */
+    default java.util.Map<String, Object> health() {
+        return java.util.Map.of();
+    }
+
     /** Makes every write since the last commit durable. */
     void commit() throws StoreException;
+
+    /**
+     * Forgets every write since the last commit, after a {@link StoreTransient} failure, so that
+     * what is read afterwards is what is durable. PostgreSQL has rolled its transaction back by
+     * then; the log store drops what it had not yet logged.
+     */
+    default void rollback() {
+    }
 
     /**
      * Makes the current records of these users durable, possibly more cheaply than a commit (the

@@ -1,5 +1,6 @@
 package org.twofactord.daemon.store;
 
+import org.twofactord.daemon.store.key.MasterKey;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;

@@ -1,5 +1,6 @@
 package org.twofactord.daemon.store;
 
+import org.twofactord.daemon.store.key.MasterKey;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
@@ -59,7 +60,7 @@ public record UserRecord(byte[] sealedSecret, int generation, long lastStep, int
         return withFailures(0, 0, 0);
     }
 
-    byte[] encode() {
+    public byte[] encode() {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream(96 + backupHashes.length);
         try (DataOutputStream out = new DataOutputStream(bytes)) {
             out.writeByte(FORMAT);
@@ -81,7 +82,7 @@ public record UserRecord(byte[] sealedSecret, int generation, long lastStep, int
         return bytes.toByteArray();
     }
 
-    static UserRecord decode(byte[] data) {
+    public static UserRecord decode(byte[] data) {
         try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(data))) {
             byte format = in.readByte();
             if (format != FORMAT) {

@@ -209,6 +209,7 @@ public final class Writer implements AutoCloseable {
                 }
                 if (storeFailure instanceof StoreTransient rolledBack) {
                     completions.clear();
+                    store.rollback();
                     // The store rolled the whole transaction back and is usable again: nothing of
                     // this batch has been answered, so it can be applied again or failed alone.
                     if (rolledBack.retryNow() && attempt < MAX_ATTEMPTS) {

@@ -13,8 +13,8 @@ import org.twofactord.daemon.Client;
 import org.twofactord.daemon.Json;
 import org.twofactord.daemon.TestDaemon;
 import org.twofactord.daemon.Totp;
-import org.twofactord.daemon.store.MapDbStore;
-import org.twofactord.daemon.store.MasterKey;
+import org.twofactord.daemon.store.log.LogStore;
+import org.twofactord.daemon.store.key.MasterKey;
 import org.twofactord.daemon.store.UserRecord;
 
 /** store backup takes a consistent copy while the daemon runs; store check reads every record. */
@@ -75,7 +75,7 @@ class StoreCommandTest {
 
         // Damage one secret, as a bit flip on disk would: the check names the user.
         MasterKey key = MasterKey.loadOrCreate(state.resolve("master.key"), false, new SecureRandom());
-        try (MapDbStore store = MapDbStore.open(state.resolve("twofactord.db"), key)) {
+        try (LogStore store = LogStore.open(state.resolve("store"), key)) {
             UserRecord r = store.user("alice").orElseThrow();
             byte[] sealed = r.sealedSecret().clone();
             sealed[sealed.length - 1] ^= 1;

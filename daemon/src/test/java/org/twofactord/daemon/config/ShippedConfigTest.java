@@ -24,7 +24,7 @@ class ShippedConfigTest {
             assertEquals(plain.withPaths(plain.socket(), plain.stateDir()).toString()
                             .replace("socketGroupExplicit=false", "").replace("groupsExplicit=false", ""),
                     explicit.toString().replace("socketGroupExplicit=true", "").replace("groupsExplicit=true", ""));
-            assertEquals(18, ConfigLoader.KEYS.size(), "every key is in the shipped file");
+            assertEquals(21, ConfigLoader.KEYS.size(), "every key is in the shipped file");
             for (String key : ConfigLoader.KEYS) {
                 assertEquals(true, text.toString().contains("\n" + key + " = "), key + " is documented");
             }

@@ -1,5 +1,6 @@
 package org.twofactord.daemon.fleet;
 
+import org.twofactord.daemon.store.postgres.PostgresStore;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;

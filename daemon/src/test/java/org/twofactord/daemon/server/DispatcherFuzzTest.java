@@ -18,7 +18,7 @@ import org.twofactord.daemon.auth.Caller;
 import org.twofactord.daemon.auth.Peer;
 import org.twofactord.daemon.config.Config;
 import org.twofactord.daemon.config.ConfigLoader;
-import org.twofactord.daemon.store.MasterKey;
+import org.twofactord.daemon.store.key.MasterKey;
 import org.twofactord.daemon.store.MemoryStore;
 import org.twofactord.daemon.store.Writer;
 import org.twofactord.protocol.ErrorCodes;

@@ -115,7 +115,8 @@ class FoundationTranscriptTest {
         try (Client c = daemon.client()) {
             String stats = c.call("STATS");
             assertTrue(stats.matches("OK \\{\"uptime_s\":\\d+,\"users\":0,\"verify_ok\":0,\"verify_no\":0,\"replays\":0,"
-                    + "\"lockouts\":0,\"connections\":1,\"clock_skew_s\":null}"), stats);
+                    + "\"lockouts\":0,\"connections\":1,\"clock_skew_s\":null,"
+                    + "\"store\":\\{\"checkpoints\":0,\"checkpoint_failure\":null\\}}"), stats);
         }
         try (Client c = daemon.client()) {
             assertTrue(c.call("STATS").contains("\"connections\":2"));

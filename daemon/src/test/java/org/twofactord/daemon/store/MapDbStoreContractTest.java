@@ -1,5 +1,7 @@
 package org.twofactord.daemon.store;
 
+import org.twofactord.daemon.store.key.MasterKey;
+import org.twofactord.daemon.store.legacy.MapDbStore;
 import java.nio.file.Path;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -1,5 +1,7 @@
 package org.twofactord.daemon.store;
 
+import org.twofactord.daemon.store.key.MasterKey;
+import org.twofactord.daemon.store.postgres.PostgresStore;
 import org.junit.jupiter.api.BeforeAll;
 
 /** The store contract on a real PostgreSQL server, a new database for each test. */

@@ -1,5 +1,6 @@
 package org.twofactord.daemon.store;
 
+import org.twofactord.daemon.store.key.MasterKey;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -18,6 +19,7 @@ import org.twofactord.daemon.Client;
 import org.twofactord.daemon.Json;
 import org.twofactord.daemon.TestDaemon;
 import org.twofactord.daemon.Totp;
+import org.twofactord.daemon.store.log.LogStore;
 import org.twofactord.daemon.totp.Base32;
 
 /** The store holds no secret in a readable form, and refuses to start with a wrong or missing key. */
@@ -52,7 +54,7 @@ class SecretsAtRestTest {
         // The scan can find what is there: the sealed secret, a byte array the store keeps as it is.
         Path state = dir.resolve("state");
         MasterKey key = MasterKey.loadOrCreate(state.resolve("master.key"), false, new java.security.SecureRandom());
-        try (MapDbStore store = MapDbStore.open(state.resolve("twofactord.db"), key)) {
+        try (LogStore store = LogStore.open(state.resolve("store"), key)) {
             byte[] sealed = store.user("alice").orElseThrow().sealedSecret();
             assertTrue(contains(all, sealed), "the scan finds the sealed secret, so it would find a plain one");
             assertArrayEquals(Base32.decode(secrets.get(0)), key.open("alice", sealed));
@@ -61,7 +63,7 @@ class SecretsAtRestTest {
 
     private static byte[] readAll(Path state) throws Exception {
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-        try (var files = Files.list(state)) {
+        try (var files = Files.walk(state)) {
             for (Path p : (Iterable<Path>) files::iterator) {
                 if (Files.isRegularFile(p) && !p.getFileName().toString().equals("master.key")) {
                     out.write(Files.readAllBytes(p));
@@ -90,7 +92,12 @@ class SecretsAtRestTest {
             Path state = dir.resolve("state");
             assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(state)));
             assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(state.resolve("master.key"))));
-            assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(state.resolve("twofactord.db"))));
+            assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(state.resolve("store"))));
+            try (var files = Files.list(state.resolve("store"))) {
+                for (Path p : (Iterable<Path>) files::iterator) {
+                    assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(p)), p.toString());
+                }
+            }
             assertEquals(32, Files.size(state.resolve("master.key")));
         }
     }

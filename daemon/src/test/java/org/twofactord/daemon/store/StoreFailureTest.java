@@ -1,5 +1,6 @@
 package org.twofactord.daemon.store;
 
+import org.twofactord.daemon.store.legacy.MapDbStore;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

@@ -1,5 +1,6 @@
-package org.twofactord.daemon.store;
+package org.twofactord.daemon.store.postgres;
 
+import org.twofactord.daemon.store.StoreException;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,4 +1,4 @@
-package org.twofactord.daemon.store;
+package org.twofactord.daemon.store.legacy;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -26,7 +26,7 @@ import java.util.zip.CRC32C;
  * recordLength (-1: removed), record}. A torn last entry (a crash while appending) fails its
  * checksum and ends the replay; it was never acknowledged, since an OK waits for the sync.
  */
-final class Journal implements AutoCloseable {
+final class LegacyJournal implements AutoCloseable {
     /** One entry: a user's record after the change, or null if the user was removed. */
     record Entry(long commit, String name, byte[] record) {
         @Override
@@ -40,19 +40,19 @@ final class Journal implements AutoCloseable {
     private final Path path;
     private final FileChannel channel;
 
-    private Journal(Path path, FileChannel channel) {
+    private LegacyJournal(Path path, FileChannel channel) {
         this.path = path;
         this.channel = channel;
     }
 
     /** Opens (or creates, mode 0600) the journal; appends go to its end. */
-    static Journal open(Path path) throws IOException {
+    static LegacyJournal open(Path path) throws IOException {
         if (!Files.exists(path)) {
             Files.createFile(path, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
         }
         FileChannel channel = FileChannel.open(path, EnumSet.of(StandardOpenOption.READ, StandardOpenOption.WRITE));
         channel.position(channel.size());
-        return new Journal(path, channel);
+        return new LegacyJournal(path, channel);
     }
 
     Path path() {

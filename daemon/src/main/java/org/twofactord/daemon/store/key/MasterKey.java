@@ -1,5 +1,6 @@
-package org.twofactord.daemon.store;
+package org.twofactord.daemon.store.key;
 
+import org.twofactord.daemon.store.StoreException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -147,7 +148,7 @@ public final class MasterKey {
     }
 
     /** A check value stored beside the data, so a wrong key is found at start, not at first login. */
-    byte[] fingerprint() {
+    public byte[] fingerprint() {
         return Arrays.copyOf(backupHash("", "twofactord key check"), BACKUP_HASH_BYTES);
     }
 

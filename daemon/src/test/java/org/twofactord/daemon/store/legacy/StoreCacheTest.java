@@ -1,5 +1,7 @@
-package org.twofactord.daemon.store;
+package org.twofactord.daemon.store.legacy;
 
+import org.twofactord.daemon.store.UserRecord;
+import org.twofactord.daemon.store.key.MasterKey;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

@@ -1,5 +1,7 @@
-package org.twofactord.daemon.store;
+package org.twofactord.daemon.store.legacy;
 
+import org.twofactord.daemon.store.UserRecord;
+import org.twofactord.daemon.store.key.MasterKey;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -19,7 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
  * copying the store's files while it is open (what a kill -9 leaves on the disk), and opening the
  * copy.
  */
-class JournalTest {
+class LegacyJournalTest {
     @TempDir
     Path dir;
 

@@ -1,5 +1,12 @@
-package org.twofactord.daemon.store;
+package org.twofactord.daemon.store.postgres;
 
+import org.twofactord.daemon.store.Store;
+import org.twofactord.daemon.store.StoreException;
+import org.twofactord.daemon.store.StoreTransient;
+import org.twofactord.daemon.store.StoreUnavailable;
+import org.twofactord.daemon.store.UserRecord;
+import org.twofactord.daemon.store.PendingEnrollment;
+import org.twofactord.daemon.store.key.MasterKey;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;

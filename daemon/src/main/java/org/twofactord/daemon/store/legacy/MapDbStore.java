@@ -1,5 +1,12 @@
-package org.twofactord.daemon.store;
+package org.twofactord.daemon.store.legacy;
 
+import org.twofactord.daemon.store.Store;
+import org.twofactord.daemon.store.StoreException;
+import org.twofactord.daemon.store.StoreUnavailable;
+import org.twofactord.daemon.store.UserRecord;
+import org.twofactord.daemon.store.PendingEnrollment;
+import org.twofactord.daemon.store.Writer;
+import org.twofactord.daemon.store.key.MasterKey;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,10 +43,10 @@ public final class MapDbStore implements Store {
 
     /** The layout of the maps; a newer number than this one is refused. */
     public static final int SCHEMA_VERSION = 1;
-    static final String META_SCHEMA = "schema_version";
-    static final String META_KEY_CHECK = "key_check";
+    public static final String META_SCHEMA = "schema_version";
+    public static final String META_KEY_CHECK = "key_check";
     /** The number of the last commit; journal entries made after it carry it. */
-    static final String META_COMMIT = "commit_number";
+    public static final String META_COMMIT = "commit_number";
 
     /** The open database and its maps. */
     private record Maps(DB db, ConcurrentMap<String, String> meta, BTreeMap<String, byte[]> users,
@@ -64,7 +71,7 @@ public final class MapDbStore implements Store {
     /** Held by every write to users; a reader fills the cache under it, and only if {@link #writes} did not move. */
     private final Object cacheLock = new Object();
     private long writes; // guarded by cacheLock
-    private Journal journal; // opened after the schema and key are checked
+    private LegacyJournal journal; // opened after the schema and key are checked
     private long commitNumber;
 
     private MapDbStore(Path file, DB db) {
@@ -190,9 +197,9 @@ public final class MapDbStore implements Store {
     private void replayJournal() throws StoreException {
         commitNumber = metaCache.containsKey(META_COMMIT) ? Long.parseLong(metaCache.get(META_COMMIT)) : 0;
         try {
-            journal = Journal.open(journalPath(file));
+            journal = LegacyJournal.open(journalPath(file));
             int replayed = 0;
-            for (Journal.Entry entry : journal.read()) {
+            for (LegacyJournal.Entry entry : journal.read()) {
                 if (entry.commit() < commitNumber) {
                     continue; // covered by a later commit
                 }
@@ -253,6 +260,11 @@ public final class MapDbStore implements Store {
             userCache.clear(); // bounded without bookkeeping; the hot users come back at once
         }
         userCache.put(name, record);
+    }
+
+    /** Every meta value, the store's own bookkeeping included (to convert the store). */
+    public java.util.Map<String, String> allMeta() {
+        return new java.util.TreeMap<>(metaCache);
     }
 
     @Override
@@ -345,9 +357,9 @@ public final class MapDbStore implements Store {
      */
     @Override
     public void sync(java.util.Collection<String> names) throws StoreException {
-        List<Journal.Entry> entries = new ArrayList<>(names.size());
+        List<LegacyJournal.Entry> entries = new ArrayList<>(names.size());
         for (String name : names) {
-            entries.add(new Journal.Entry(commitNumber, name, user(name).map(UserRecord::encode).orElse(null)));
+            entries.add(new LegacyJournal.Entry(commitNumber, name, user(name).map(UserRecord::encode).orElse(null)));
         }
         try {
             journal.appendAndSync(entries);

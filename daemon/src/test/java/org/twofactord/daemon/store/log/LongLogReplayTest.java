@@ -1,0 +1,62 @@
+package org.twofactord.daemon.store.log;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.twofactord.daemon.store.UserRecord;
+import org.twofactord.daemon.store.key.MasterKey;
+
+/**
+ * A log much longer than a checkpoint's worth (checkpoints held off, or failing, for a long time)
+ * is folded into checkpoints while it is replayed at start, so that memory stays bounded by
+ * {@code checkpoint_changes} whatever the log's length; nothing of it is lost, and the segments
+ * the checkpoints cover are deleted.
+ */
+class LongLogReplayTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void aLongLogIsFoldedIntoCheckpointsWhileItIsReplayed() throws Exception {
+        MasterKey key = MasterKey.loadOrCreate(dir.resolve("master.key"), true, new SecureRandom());
+        Path storeDir = dir.resolve("store");
+        LogStore.Settings never = new LogStore.Settings(64 << 10, 10_000_000, 1L << 40, 86_400_000);
+        UserRecord record = new UserRecord(key.seal("u", new byte[20]), 1, 7, 0, 0, 0, 1L, 0, new byte[0], 0);
+        try (LogStore store = LogStore.open(storeDir, key, Disk.REAL, never)) {
+            for (int i = 0; i < 2000; i++) {
+                store.putUser("u" + i, record.accepted(100 + i, 2L));
+                if (i % 10 == 9) {
+                    store.commit();
+                }
+            }
+            store.removeUser("u5");
+            store.commit();
+            assertEquals(0, store.checkpoints());
+        }
+        long segmentsBefore = segments(storeDir);
+        LogStore.Settings small = new LogStore.Settings(64 << 10, 300, 1L << 40, 86_400_000);
+        try (LogStore store = LogStore.open(storeDir, key, Disk.REAL, small)) {
+            assertTrue(store.checkpoints() >= 5, "checkpoints while replaying: " + store.checkpoints());
+            assertEquals(1999, store.userCount());
+            assertEquals(100 + 1999, store.user("u1999").orElseThrow().lastStep());
+            assertTrue(store.user("u5").isEmpty());
+        }
+        assertTrue(segments(storeDir) < segmentsBefore, "covered segments deleted: " + segments(storeDir)
+                + " of " + segmentsBefore);
+        try (LogStore store = LogStore.open(storeDir, key, Disk.REAL, small)) {
+            assertEquals(1999, store.names().size());
+            assertEquals(100 + 1234, store.user("u1234").orElseThrow().lastStep());
+        }
+    }
+
+    private static long segments(Path storeDir) throws Exception {
+        try (var files = Files.list(storeDir)) {
+            return files.filter(p -> p.getFileName().toString().startsWith("journal-")).count();
+        }
+    }
+}
