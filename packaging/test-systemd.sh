@@ -9,6 +9,7 @@
 #                pamtester through pam_twofactord.so; a real sshd (the Debian ssh.service;
 #                on trixie OpenSSH >= 9.8 with its sshd-session) logging a user in with
 #                password and code; the daemon's RSS idle and after a load
+#   backup       `twofactord store backup` under the unit's sandbox: the copy checks out
 #   lifecycle    restart, reload, stop and reconnect, reinstall, upgrade to a higher version,
 #                kill -9, SIGSTOP until the watchdog restarts it, remove and install again;
 #                each followed by a login that must work; then purge, which must leave no
@@ -368,6 +369,18 @@ run_suite() {
     fi
     pool_next=$((pool_next + 1)) # that user may now be locked out or have a failure counted
     sshd_login
+
+    phase "backup"
+    # store backup under the unit's sandbox: the daemon copies its own store as its own user (no
+    # chown: @privileged is filtered out), the command moves the copy out and checks it.
+    out=$(in_ct -t 90 twofactord store backup /root/tfd-backup 2>&1)
+    if grep -q 'the copy checks out' <<< "$out" && in_ct test -f /root/tfd-backup/store/CURRENT \
+        && [[ $(in_ct stat -c '%U %a' /root/tfd-backup/store/CURRENT) == "twofactord 600" ]]; then
+        ok "store backup under the unit's sandbox: the copy (the daemon's, mode 0600) checks out"
+    else
+        not_ok "store backup under the unit's sandbox" "$out"
+    fi
+    login_works "store backup"
 
     phase "memory"
     local rss hwm mem rss2 hwm2 mem2 n
