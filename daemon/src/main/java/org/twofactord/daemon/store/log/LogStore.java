@@ -61,8 +61,21 @@ public final class LogStore implements Store {
      * @param changes          distinct keys changed since the last checkpoint that start a new one
      * @param logBytes         bytes logged since the last checkpoint that start a new one
      * @param intervalMs       the longest a change waits for a checkpoint
+     * @param replayFold       changes read from the log at start that are folded into a
+     *                         checkpoint before more are read (memory at start stays bounded)
      */
-    public record Settings(long segmentBytes, int changes, long logBytes, long intervalMs) {
+    public record Settings(long segmentBytes, int changes, long logBytes, long intervalMs, int replayFold) {
+        /** At most this many changes are held in memory while the log is replayed. */
+        static final int REPLAY_FOLD = 50_000;
+
+        /**
+         * The settings with the usual replay fold: at least {@link #REPLAY_FOLD}, so that a small
+         * {@code checkpoint_changes} does not make a start write a checkpoint per change it reads.
+         */
+        public Settings(long segmentBytes, int changes, long logBytes, long intervalMs) {
+            this(segmentBytes, changes, logBytes, intervalMs, Math.max(changes, REPLAY_FOLD));
+        }
+
         public static Settings defaults() {
             return new Settings(4L << 20, 50_000, 64L << 20, TimeUnit.MINUTES.toMillis(10));
         }
@@ -281,15 +294,15 @@ public final class LogStore implements Store {
                     apply(entry.table(), entry.key(), entry.value(), logged);
                 }
                 replayed[0] += write.size();
-                if (logged.size() >= settings.changes()) {
+                if (logged.size() >= settings.replayFold()) {
                     // A long log (checkpoints failed or were held off for a while): fold what was
                     // read so far into a checkpoint, so that memory stays bounded whatever its length.
-                    frozenLsn = write.get(write.size() - 1).lsn();
-                    below = new Below(logged, below.checkpoint());
-                    logged = new ConcurrentHashMap<>();
-                    runCheckpoint();
+                    foldWhileReplaying(write.get(write.size() - 1).lsn());
                 }
             });
+            if (logged.size() >= settings.changes()) {
+                foldWhileReplaying(done.lastLsn()); // due anyway: written now, once
+            }
             loggedUserCount = userCount;
             journal = Journal.openForAppend(disk, dir, settings.segmentBytes(), done);
             journal.deleteThrough(below.checkpoint().lsn());
@@ -300,6 +313,14 @@ public final class LogStore implements Store {
             log.info("replayed {} change(s) from the log after checkpoint {} ({} checkpoint(s) written meanwhile)",
                     replayed[0], pointer.checkpoint(), checkpoints);
         }
+    }
+
+    /** At start, before the log is open for appending: a checkpoint of all read so far, at {@code lsn}. */
+    private void foldWhileReplaying(long lsn) {
+        frozenLsn = lsn;
+        below = new Below(logged, below.checkpoint());
+        logged = new ConcurrentHashMap<>();
+        runCheckpoint();
     }
 
     private StoreException damaged(String why, Exception cause) {

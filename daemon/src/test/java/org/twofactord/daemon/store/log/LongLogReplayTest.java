@@ -39,7 +39,7 @@ class LongLogReplayTest {
             assertEquals(0, store.checkpoints());
         }
         long segmentsBefore = segments(storeDir);
-        LogStore.Settings small = new LogStore.Settings(64 << 10, 300, 1L << 40, 86_400_000);
+        LogStore.Settings small = new LogStore.Settings(64 << 10, 300, 1L << 40, 86_400_000, 300);
         try (LogStore store = LogStore.open(storeDir, key, Disk.REAL, small)) {
             assertTrue(store.checkpoints() >= 5, "checkpoints while replaying: " + store.checkpoints());
             assertEquals(1999, store.userCount());
@@ -51,6 +51,30 @@ class LongLogReplayTest {
         try (LogStore store = LogStore.open(storeDir, key, Disk.REAL, small)) {
             assertEquals(1999, store.names().size());
             assertEquals(100 + 1234, store.user("u1234").orElseThrow().lastStep());
+        }
+    }
+
+    /**
+     * A small checkpoint_changes (an operator's choice, or the benchmark's) makes a start write one
+     * checkpoint of what it replayed, not one per change it reads (a store of a million users
+     * once took minutes to start so).
+     */
+    @Test
+    void aSmallCheckpointSettingWritesOneCheckpointAtStartNotOnePerChange() throws Exception {
+        MasterKey key = MasterKey.loadOrCreate(dir.resolve("master.key"), true, new SecureRandom());
+        Path storeDir = dir.resolve("store");
+        UserRecord record = new UserRecord(key.seal("u", new byte[20]), 1, 7, 0, 0, 0, 1L, 0, new byte[0], 0);
+        try (LogStore store = LogStore.open(storeDir, key, Disk.REAL, new LogStore.Settings(64 << 10, 10_000_000,
+                1L << 40, 86_400_000))) {
+            for (int i = 0; i < 500; i++) {
+                store.putUser("u" + i, record);
+                store.commit();
+            }
+        }
+        try (LogStore store = LogStore.open(storeDir, key, Disk.REAL, new LogStore.Settings(64 << 10, 1, 1L << 40,
+                86_400_000))) {
+            assertEquals(1, store.checkpoints());
+            assertEquals(500, store.userCount());
         }
     }
 
