@@ -318,9 +318,25 @@ public final class LogStore implements Store {
     /** At start, before the log is open for appending: a checkpoint of all read so far, at {@code lsn}. */
     private void foldWhileReplaying(long lsn) {
         frozenLsn = lsn;
-        below = new Below(logged, below.checkpoint());
-        logged = new ConcurrentHashMap<>();
+        freezeLogged();
         runCheckpoint();
+    }
+
+    /**
+     * Moves the logged changes into the frozen layer, over those of a checkpoint that failed
+     * before (they are not in any checkpoint yet). The frozen layer is set first, then the logged
+     * one emptied: a reader that sees the new (empty) logged layer sees the frozen one too.
+     */
+    private void freezeLogged() {
+        Below b = below;
+        Map<Key, byte[]> frozen = logged;
+        if (!b.frozen().isEmpty()) {
+            Map<Key, byte[]> merged = new HashMap<>(b.frozen());
+            merged.putAll(logged);
+            frozen = merged;
+        }
+        below = new Below(frozen, b.checkpoint());
+        logged = new ConcurrentHashMap<>();
     }
 
     private StoreException damaged(String why, Exception cause) {
@@ -606,19 +622,7 @@ public final class LogStore implements Store {
             retryAfterNanos = System.nanoTime() + TimeUnit.SECONDS.toNanos(RETRY_S);
             return false;
         }
-        Below b = below;
-        Map<Key, byte[]> frozen = b.frozen();
-        if (!frozen.isEmpty()) {
-            Map<Key, byte[]> merged = new HashMap<>(frozen);
-            merged.putAll(logged);
-            frozen = merged;
-        } else {
-            frozen = logged;
-        }
-        // Below first, then the logged layer: a reader that sees the new (empty) logged layer
-        // sees the frozen one too.
-        below = new Below(frozen, b.checkpoint());
-        logged = new ConcurrentHashMap<>();
+        freezeLogged();
         frozenLsn = journal.durableLsn();
         logBytesAtFreeze = journal.bytesAppended();
         checkpointRequested = false;

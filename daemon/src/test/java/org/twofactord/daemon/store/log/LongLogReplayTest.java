@@ -78,6 +78,40 @@ class LongLogReplayTest {
         }
     }
 
+    /**
+     * Folds that fail while the log is replayed (a full disk) keep every change they could not
+     * write in memory: a second failed fold once replaced the changes frozen by the first, and
+     * the store then answered as if they had never been made.
+     */
+    @Test
+    void foldsThatFailWhileReplayingLoseNothing() throws Exception {
+        MasterKey key = MasterKey.loadOrCreate(dir.resolve("master.key"), true, new SecureRandom());
+        Path storeDir = dir.resolve("store");
+        UserRecord record = new UserRecord(key.seal("u", new byte[20]), 1, 7, 0, 0, 0, 1L, 0, new byte[0], 0);
+        try (LogStore store = LogStore.open(storeDir, key, Disk.REAL, new LogStore.Settings(64 << 10, 10_000_000,
+                1L << 40, 86_400_000))) {
+            for (int i = 0; i < 1000; i++) {
+                store.putUser("u" + i, record.accepted(100 + i, 2L));
+                store.commit();
+            }
+        }
+        Disk full = new BrokenDisks.Forwarding(Disk.REAL) {
+            @Override
+            public void writtenElsewhere(Path path) throws java.io.IOException {
+                throw new java.io.IOException("No space left on device");
+            }
+        };
+        try (LogStore store = LogStore.open(storeDir, key, full, new LogStore.Settings(64 << 10, 200, 1L << 40,
+                86_400_000, 200))) {
+            assertEquals(0, store.checkpoints());
+            assertEquals(1000, store.userCount());
+            for (int i = 0; i < 1000; i += 99) {
+                assertEquals(100 + i, store.user("u" + i).orElseThrow().lastStep(), "u" + i);
+            }
+            assertEquals(1000, store.names().size());
+        }
+    }
+
     private static long segments(Path storeDir) throws Exception {
         try (var files = Files.list(storeDir)) {
             return files.filter(p -> p.getFileName().toString().startsWith("journal-")).count();
