@@ -100,6 +100,8 @@ public final class Server implements AutoCloseable {
     /** Whether the listening socket was handed in (by systemd): never closed, never removed. */
     private final boolean inheritedSocket;
     private volatile Runnable onAcceptFailed;
+    /** Set when the accept loop gave up (see {@link #ACCEPT_GIVE_UP_MS}). */
+    private volatile boolean acceptGaveUp;
     private final ThreadPoolExecutor pool;
     private final ScheduledExecutorService timer;
     private final ExecutorService refusals;
@@ -330,6 +332,7 @@ public final class Server implements AutoCloseable {
                     // goes on trying refuses every login and looks healthy. Give up, loudly.
                     log.error("accept has failed {} times in {} s ({}); no longer accepting connections, so that the "
                             + "service manager restarts twofactord", failures, ACCEPT_GIVE_UP_MS / 1000, e.getMessage());
+                    acceptGaveUp = true; // before the listener: whoever it wakes sees accepting() false
                     Runnable listener = onAcceptFailed;
                     if (listener != null) {
                         listener.run();
@@ -452,7 +455,7 @@ public final class Server implements AutoCloseable {
      * socket was closed under the server (the accept loop then ends). The systemd watchdog asks.
      */
     public boolean accepting() {
-        return !stopping && acceptThread.isAlive() && !serverSocket.isClosed();
+        return !stopping && !acceptGaveUp && acceptThread.isAlive() && !serverSocket.isClosed();
     }
 
     /**

@@ -161,9 +161,16 @@ public final class PostgresServer implements AutoCloseable {
             }
         }
         ps.waitFor();
-        List<String> kill = new ArrayList<>(List.of("kill", "-" + signal));
-        kill.addAll(pids);
-        run(kill, false);
+        run(List.of("kill", "-" + signal, postmaster), false);
+        for (String child : pids.subList(1, pids.size())) {
+            // A backend may end between ps and kill (one whose client went away): not an error.
+            // (Once, a 'kill -CONT' of the whole list failed on such a pid and failed the test.)
+            Process k = new ProcessBuilder("kill", "-" + signal, child).redirectErrorStream(true).start();
+            String out = new String(k.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (k.waitFor() != 0 && !out.contains("No such process")) {
+                throw new IOException("kill -" + signal + " " + child + " failed: " + out);
+            }
+        }
     }
 
     private void run(List<String> command, boolean asServerUser) throws IOException, InterruptedException {
