@@ -70,12 +70,7 @@ public final class Server implements AutoCloseable {
         Store open(Path file, MasterKey key) throws StoreException;
     }
 
-    /** The store of one server: a log and checkpoints in the state directory. */
-    public static StoreFactory mapDb() {
-        return LogStore::open;
-    }
-
-    /** The store the configuration names: MapDB in the state directory, or PostgreSQL. */
+    /** The store the configuration names: the log store in the state directory, or PostgreSQL. */
     public static StoreFactory configured(Config config) {
         if (config.postgres().isPresent()) {
             return (file, key) -> PostgresStore.open(config.postgres().get(), key);

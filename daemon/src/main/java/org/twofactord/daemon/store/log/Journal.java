@@ -256,11 +256,6 @@ final class Journal implements AutoCloseable {
         return journal;
     }
 
-    /** The LSN the next entry gets. */
-    long nextLsn() {
-        return nextLsn;
-    }
-
     /** The last LSN known to be on the disk. */
     long durableLsn() {
         return durableLsn;
