@@ -230,7 +230,7 @@ final class StoreCommand implements Runnable {
             }
             try (Store store = open(config, key, false)) {
                 StoreExport.Counts n = StoreExport.write(store, key, file);
-                return "exported " + n.users() + " users and " + n.pending() + " pending enrolments to " + file;
+                return "exported " + n.describe() + " to " + file;
             }
         }
     }
@@ -247,7 +247,7 @@ final class StoreCommand implements Runnable {
             }
             try (Store store = open(config, key, true)) {
                 StoreExport.Counts n = StoreExport.read(file, store, key);
-                return "imported " + n.users() + " users and " + n.pending() + " pending enrolments from " + file;
+                return "imported " + n.describe() + " from " + file;
             }
         }
     }

@@ -28,6 +28,19 @@ public interface Store extends AutoCloseable {
     /** How many users are enrolled. */
     int userCount();
 
+    /**
+     * Whether an administrator marked this account required (REQUIRE): it must enrol before it
+     * may log in, whatever the policy's mode, unless the policy is disabled. The mark is the
+     * account's and outlives its enrolments: REMOVE leaves it.
+     */
+    boolean required(String name);
+
+    /** The names marked required, sorted. */
+    List<String> requiredNames();
+
+    /** Marks an account required, or clears the mark. */
+    void setRequired(String name, boolean required);
+
     void putMeta(String key, String value);
 
     void removeMeta(String key);

@@ -30,7 +30,12 @@ public final class StoreExport {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** What was moved. */
-    public record Counts(int users, int pending) {
+    public record Counts(int users, int pending, int required) {
+        /** "2 users and 1 pending enrolments", with the required marks when there are any. */
+        public String describe() {
+            return users + " users and " + pending + " pending enrolments"
+                    + (required == 0 ? "" : " (" + required + " accounts marked required)");
+        }
     }
 
     private StoreExport() {
@@ -63,12 +68,14 @@ public final class StoreExport {
                         .put("created_at", p.get().createdAt()).put("expires_at", p.get().expiresAt());
             }
         }
+        ArrayNode required = root.putArray("required");
+        store.requiredNames().forEach(required::add);
         try (OutputStream out = Files.newOutputStream(Files.createFile(file,
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"))),
                 StandardOpenOption.WRITE)) {
             JSON.writerWithDefaultPrettyPrinter().writeValue(out, root);
         }
-        return new Counts(users.size(), pending.size());
+        return new Counts(users.size(), pending.size(), required.size());
     }
 
     /**
@@ -85,12 +92,13 @@ public final class StoreExport {
             throw new StoreException(file + " was exported from a store with another master key; copy that store's "
                     + "master.key here first (every server of a fleet has the same one)");
         }
-        if (!store.names().isEmpty() || store.meta(Store.META_POLICY).isPresent()) {
+        if (!store.names().isEmpty() || store.meta(Store.META_POLICY).isPresent() || !store.requiredNames().isEmpty()) {
             throw new StoreException("the target store is not empty; import only into a new store");
         }
         Base64.Decoder b64 = Base64.getDecoder();
         java.util.Map<String, UserRecord> users = new java.util.TreeMap<>();
         java.util.Map<String, PendingEnrollment> pending = new java.util.TreeMap<>();
+        java.util.Set<String> required = new java.util.TreeSet<>();
         try {
             // Everything is read and checked before anything is written.
             for (JsonNode u : root.path("users")) {
@@ -105,6 +113,10 @@ public final class StoreExport {
                         p.path("created_at").asLong(), p.path("expires_at").asLong());
                 pending.put(openable(key, name(p), e.sealedSecret()), e);
             }
+            // An export from before required marks has none.
+            for (JsonNode r : root.path("required")) {
+                required.add(name(r));
+            }
         } catch (IllegalArgumentException e) {
             throw new StoreException(file + " is damaged: " + e.getMessage(), e);
         }
@@ -112,6 +124,7 @@ public final class StoreExport {
         try {
             users.forEach(tx::putUser);
             pending.forEach(tx::putPending);
+            required.forEach(name -> tx.setRequired(name, true));
             JsonNode meta = root.path("meta");
             for (String name : List.of(Store.META_POLICY, Store.META_ISSUER)) {
                 if (meta.hasNonNull(name)) {
@@ -122,7 +135,7 @@ public final class StoreExport {
             throw e.getCause();
         }
         store.commit();
-        return new Counts(users.size(), pending.size());
+        return new Counts(users.size(), pending.size(), required.size());
     }
 
     /** The user's name, once the sealed secret has been shown to open with {@code key}. */
@@ -131,8 +144,9 @@ public final class StoreExport {
         return name;
     }
 
+    /** A record's name, or a bare string's (the required marks). */
     private static String name(JsonNode record) throws StoreException {
-        String name = record.path("name").asText();
+        String name = record.isTextual() ? record.asText() : record.path("name").asText();
         if (!UserNames.isValid(name)) {
             throw new StoreException("the export holds an invalid user name");
         }

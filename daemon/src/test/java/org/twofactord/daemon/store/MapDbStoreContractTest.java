@@ -19,4 +19,13 @@ class MapDbStoreContractTest extends StoreContractTest {
     Store reopen(MasterKey key) throws Exception {
         return MapDbStore.open(dir.resolve("t.db"), key);
     }
+
+    /** The old MapDB store is only read, to be converted; it never had required marks. */
+    @Override
+    @org.junit.jupiter.api.Test
+    void requiredMarksAreSetClearedAndSurviveAReopenIndependentlyOfEnrolment() {
+        org.junit.jupiter.api.Assertions.assertEquals(java.util.List.of(), store.requiredNames());
+        org.junit.jupiter.api.Assertions.assertThrows(UnsupportedOperationException.class,
+                () -> store.setRequired("dora", true));
+    }
 }

@@ -28,6 +28,10 @@ public final class MemoryStore implements Store {
     }
 
     @Override public List<String> pendingNames() { return new ArrayList<>(pending.keySet()); }
+    private final java.util.concurrent.ConcurrentSkipListSet<String> required = new java.util.concurrent.ConcurrentSkipListSet<>();
+    @Override public boolean required(String name) { return required.contains(name); }
+    @Override public List<String> requiredNames() { return new ArrayList<>(required); }
+    @Override public void setRequired(String name, boolean on) { if (on) { required.add(name); } else { required.remove(name); } }
 
     @Override public int userCount() { return users.size(); }
     @Override public void putMeta(String key, String value) { meta.put(key, value); }

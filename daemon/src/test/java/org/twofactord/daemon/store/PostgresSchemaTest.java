@@ -61,10 +61,34 @@ class PostgresSchemaTest {
             pool.shutdownNow();
         }
         try (Connection c = server.superuser(database(url)); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT version FROM schema_version")) {
-            assertTrue(rs.next());
-            assertEquals(PostgresStore.SCHEMA_VERSION, rs.getInt(1));
-            assertTrue(!rs.next(), "applied once");
+             ResultSet rs = st.executeQuery("SELECT version FROM schema_version ORDER BY version")) {
+            for (int v = 1; v <= PostgresStore.SCHEMA_VERSION; v++) {
+                assertTrue(rs.next());
+                assertEquals(v, rs.getInt(1));
+            }
+            assertTrue(!rs.next(), "each migration applied once");
+        }
+    }
+
+    @Test
+    void aVersionOneDatabaseIsUpgradedWithItsData() throws Exception {
+        String url = server.createDatabase();
+        MasterKey key = newKey();
+        try (PostgresStore store = PostgresStore.open(url, PostgresServer.credentials(), key)) {
+            store.putMeta(org.twofactord.daemon.store.Store.META_POLICY, "optional");
+            store.commit();
+        }
+        // Back to what twofactord before schema 2 left: no table of required marks.
+        try (Connection c = server.superuser(database(url)); Statement st = c.createStatement()) {
+            st.execute("DROP TABLE required");
+            st.execute("DELETE FROM schema_version WHERE version = 2");
+        }
+        try (PostgresStore store = PostgresStore.open(url, PostgresServer.credentials(), key)) {
+            assertEquals("optional", store.meta(org.twofactord.daemon.store.Store.META_POLICY).orElseThrow());
+            store.setRequired("alice", true);
+            store.commit();
+            assertTrue(store.required("alice"));
+            assertEquals(java.util.List.of("alice"), store.requiredNames());
         }
     }
 

@@ -92,6 +92,31 @@ abstract class StoreContractTest {
     }
 
     @Test
+    void requiredMarksAreSetClearedAndSurviveAReopenIndependentlyOfEnrolment() throws Exception {
+        write(s -> {
+            s.setRequired("dora", true);
+            s.setRequired("erin", true);
+            s.putUser("erin", record("erin", 1, 0));
+            s.setRequired("fred", true);
+            return null;
+        });
+        assertEquals(true, store.required("dora"), "a mark on an account without 2FA");
+        write(s -> {
+            s.setRequired("fred", false);
+            s.setRequired("dora", true); // twice is once
+            s.removeUser("erin"); // the mark is the account's, not its enrolment's
+            return null;
+        });
+        reopenStore();
+        assertEquals(List.of("dora", "erin"), store.requiredNames());
+        assertEquals(true, store.required("erin"));
+        assertEquals(false, store.required("fred"));
+        assertEquals(false, store.required("nobody"));
+        assertEquals(List.of(), store.names(), "a mark alone is not a user or a pending enrolment");
+        assertEquals(true, write(s -> s.required("dora")), "the writer's view sees the mark");
+    }
+
+    @Test
     void removalsAndOverwritesAreSeenAfterTheCommit() throws Exception {
         write(s -> {
             s.putUser("zed", record("zed", 1, 0));

@@ -35,6 +35,9 @@ class StoreFailureTest {
         @Override public Optional<PendingEnrollment> pending(String name) { return inner.pending(name); }
         @Override public List<String> names() { return inner.names(); }
         @Override public List<String> pendingNames() { return inner.pendingNames(); }
+        @Override public boolean required(String name) { return inner.required(name); }
+        @Override public List<String> requiredNames() { return inner.requiredNames(); }
+        @Override public void setRequired(String name, boolean on) { inner.setRequired(name, on); }
         @Override public int userCount() { return inner.userCount(); }
         @Override public void putMeta(String key, String value) { inner.putMeta(key, value); }
         @Override public void removeMeta(String key) { inner.removeMeta(key); }

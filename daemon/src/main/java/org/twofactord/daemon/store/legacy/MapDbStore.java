@@ -292,6 +292,22 @@ public final class MapDbStore implements Store {
         return guarded(m -> m.users().size());
     }
 
+    /** The MapDB store predates required marks: it has none, and is only read, to be converted. */
+    @Override
+    public boolean required(String name) {
+        return false;
+    }
+
+    @Override
+    public List<String> requiredNames() {
+        return List.of();
+    }
+
+    @Override
+    public void setRequired(String name, boolean required) {
+        throw new UnsupportedOperationException("the MapDB store is only converted; it keeps no required marks");
+    }
+
     @Override
     public void putMeta(String key, String value) {
         guarded(m -> m.meta().put(key, value));

@@ -24,8 +24,9 @@ import org.mapdb.Serializer;
  * number of threads read it without a lock of MapDB's). MapDB's transactions and write-ahead log
  * are not used at all: what is durable is decided by the {@link Journal} and the {@link Pointer}.
  *
- * <p>Tables: {@code meta}, {@code users}, {@code pending}, each a B-tree from a name to the
- * record's bytes; {@code meta} is small and held in memory. Reads hold a shared lock so that
+ * <p>Tables: {@code meta}, {@code users}, {@code pending}, {@code required}, each a B-tree from a
+ * name to the record's bytes; {@code meta} and {@code required} are small and held in memory.
+ * Reads hold a shared lock so that
  * {@link #close} (once a newer checkpoint is live) waits for those in progress.
  */
 final class Checkpoint implements AutoCloseable {
@@ -46,7 +47,8 @@ final class Checkpoint implements AutoCloseable {
     private final DB db;
     private final BTreeMap<String, byte[]> users;
     private final BTreeMap<String, byte[]> pending;
-    private final Map<String, byte[]> meta;
+    /** The small tables (META, REQUIRED), read whole at open. */
+    private final Map<Byte, Map<String, byte[]>> small = new HashMap<>();
     private final long userCount;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private boolean closed; // guarded by lock
@@ -64,7 +66,13 @@ final class Checkpoint implements AutoCloseable {
         this.db = db;
         this.users = tree(db, Tables.USERS, false);
         this.pending = tree(db, Tables.PENDING, false);
-        this.meta = new HashMap<>(tree(db, Tables.META, false));
+        for (byte table : Tables.ALL) {
+            if (Tables.small(table)) {
+                // A checkpoint written before a table existed has none of it.
+                small.put(table, db.exists(Tables.mapName(table)) ? new HashMap<>(tree(db, table, false))
+                        : new HashMap<>());
+            }
+        }
         this.userCount = db.atomicLong("user_count").open().get();
     }
 
@@ -142,8 +150,8 @@ final class Checkpoint implements AutoCloseable {
 
     /** The value of {@code key} in {@code table}, or null. */
     byte[] get(byte table, String key) {
-        if (table == Tables.META) {
-            return meta.get(key);
+        if (Tables.small(table)) {
+            return small.get(table).get(key);
         }
         lock.readLock().lock();
         try {
@@ -170,8 +178,8 @@ final class Checkpoint implements AutoCloseable {
 
     /** Every key of {@code table}, in order. */
     List<String> keys(byte table) {
-        if (table == Tables.META) {
-            return new ArrayList<>(new java.util.TreeMap<>(meta).keySet());
+        if (Tables.small(table)) {
+            return new ArrayList<>(new java.util.TreeMap<>(small.get(table)).keySet());
         }
         lock.readLock().lock();
         try {
@@ -200,7 +208,7 @@ final class Checkpoint implements AutoCloseable {
         try {
             DB db = DBMaker.fileDB(file.toFile()).fileChannelEnable().make();
             try {
-                for (byte table : new byte[] {Tables.META, Tables.USERS, Tables.PENDING}) {
+                for (byte table : Tables.ALL) {
                     DB.TreeMapSink<String, byte[]> sink = db.treeMap(Tables.mapName(table), Serializer.STRING,
                             Serializer.BYTE_ARRAY).createFromSink();
                     Iterator<Map.Entry<String, byte[]>> old = base == null ? java.util.Collections.emptyIterator()
@@ -233,9 +241,9 @@ final class Checkpoint implements AutoCloseable {
 
     /** The entries of a table in order; the caller holds no lock, so this is for the checkpoint thread. */
     private Iterator<Map.Entry<String, byte[]>> iterator(byte table) {
-        if (table == Tables.META) {
+        if (Tables.small(table)) {
             java.util.TreeMap<String, byte[]> sorted = new java.util.TreeMap<>(ORDER);
-            sorted.putAll(meta);
+            sorted.putAll(small.get(table));
             return sorted.entrySet().iterator();
         }
         return (table == Tables.USERS ? users : pending).entryIterator();

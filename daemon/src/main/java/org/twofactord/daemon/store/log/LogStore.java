@@ -82,6 +82,9 @@ public final class LogStore implements Store {
     }
 
     /** A key of one table. */
+    /** The value of a required mark: its presence is what counts. */
+    private static final byte[] MARK = new byte[0];
+
     private record Key(byte table, String name) {
     }
 
@@ -211,7 +214,7 @@ public final class LogStore implements Store {
         Files.createDirectory(building, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         Disk.matchDirectory(building);
         Map<Byte, NavigableMap<String, byte[]>> tables = new HashMap<>();
-        for (byte t : new byte[] {Tables.META, Tables.USERS, Tables.PENDING}) {
+        for (byte t : Tables.ALL) {
             tables.put(t, new TreeMap<>(Checkpoint.ORDER));
         }
         Path legacy = legacyFile(dir);
@@ -291,6 +294,11 @@ public final class LogStore implements Store {
         try {
             Journal.Replayed done = Journal.replay(disk, dir, checkpoint.lsn(), write -> {
                 for (LogEntry entry : write) {
+                    if (!Tables.known(entry.table())) {
+                        // Written by a newer twofactord: what it means cannot be guessed.
+                        throw new IllegalStateException("the log holds an entry of table '" + (char) entry.table()
+                                + "', which this twofactord does not know; run the version that wrote it");
+                    }
                     apply(entry.table(), entry.key(), entry.value(), logged);
                 }
                 replayed[0] += write.size();
@@ -443,6 +451,16 @@ public final class LogStore implements Store {
     }
 
     @Override
+    public boolean required(String name) {
+        return get(Tables.REQUIRED, name) != null;
+    }
+
+    @Override
+    public List<String> requiredNames() {
+        return new ArrayList<>(keys(Tables.REQUIRED));
+    }
+
+    @Override
     public int userCount() {
         return userCount;
     }
@@ -495,6 +513,11 @@ public final class LogStore implements Store {
     @Override
     public void removePending(String name) {
         write(Tables.PENDING, name, null);
+    }
+
+    @Override
+    public void setRequired(String name, boolean required) {
+        write(Tables.REQUIRED, name, required ? MARK : null);
     }
 
     /**
@@ -553,8 +576,8 @@ public final class LogStore implements Store {
     @Override
     public Map<String, Object> health() {
         Map<String, Object> h = new java.util.LinkedHashMap<>();
-        h.put("checkpoints", checkpoints);
-        h.put("checkpoint_failure", checkpointFailure);
+        h.put(org.twofactord.protocol.Keys.CHECKPOINTS, checkpoints);
+        h.put(org.twofactord.protocol.Keys.CHECKPOINT_FAILURE, checkpointFailure);
         return h;
     }
 

@@ -52,9 +52,9 @@ import org.twofactord.daemon.config.PostgresConfig;
  */
 public final class PostgresStore implements Store {
     /** The newest schema this code knows; the database's {@code schema_version} may not be newer. */
-    public static final int SCHEMA_VERSION = 1;
+    public static final int SCHEMA_VERSION = 2;
     /** The migrations, applied in order; file i + 1 brings the schema to version i + 1. */
-    private static final List<String> MIGRATIONS = List.of("V1__schema.sql");
+    private static final List<String> MIGRATIONS = List.of("V1__schema.sql", "V2__required.sql");
     /** Serializes the start-up migration of daemons starting at once ({@code pg_advisory_xact_lock}). */
     private static final long MIGRATION_LOCK = 0x7466_6400_0000_0001L;
     /** How stale a policy or issuer read on a session thread may be. */
@@ -404,6 +404,36 @@ public final class PostgresStore implements Store {
         });
     }
 
+    @Override
+    public boolean required(String name) {
+        return read(c -> selectRequired(c, name, false));
+    }
+
+    @Override
+    public List<String> requiredNames() {
+        return read(PostgresStore::selectRequiredNames);
+    }
+
+    private static boolean selectRequired(Connection c, String name, boolean lock) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM required WHERE name = ?"
+                + (lock ? " FOR UPDATE" : ""))) {
+            ps.setString(1, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        }
+    }
+
+    private static List<String> selectRequiredNames(Connection c) throws SQLException {
+        TreeSet<String> all = new TreeSet<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT name FROM required")) {
+            while (rs.next()) {
+                all.add(rs.getString(1));
+            }
+        }
+        return new ArrayList<>(all);
+    }
+
     private static Optional<UserRecord> selectUser(Connection c, String name, boolean lock) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("SELECT " + USER_COLUMNS + " FROM users WHERE name = ?"
                 + (lock ? " FOR UPDATE" : ""))) {
@@ -491,6 +521,11 @@ public final class PostgresStore implements Store {
     @Override
     public void removePending(String name) {
         transaction.removePending(name);
+    }
+
+    @Override
+    public void setRequired(String name, boolean required) {
+        transaction.setRequired(name, required);
     }
 
     @Override
@@ -680,6 +715,25 @@ public final class PostgresStore implements Store {
         @Override
         public void removePending(String name) {
             update("DELETE FROM pending WHERE name = ?", name);
+        }
+
+        @Override
+        public boolean required(String name) {
+            return run(c -> selectRequired(c, name, true));
+        }
+
+        @Override
+        public List<String> requiredNames() {
+            return run(PostgresStore::selectRequiredNames);
+        }
+
+        @Override
+        public void setRequired(String name, boolean required) {
+            if (required) {
+                update("INSERT INTO required (name) VALUES (?) ON CONFLICT (name) DO NOTHING", name);
+            } else {
+                update("DELETE FROM required WHERE name = ?", name);
+            }
         }
 
         /** The one write that decides a TOTP OK, for every daemon of the fleet: its row count. */
