@@ -1,8 +1,8 @@
 /*
  * The few strings of twofactord wire protocol v1 that the PAM module needs.
  *
- * The source of truth is the Java module protocol/ (Commands, Reasons, Reply,
- * LineReader, UserNames, TwoFactorClient). tests/check-proto.sh fails the
+ * The source of truth is the Java module protocol/ (Commands, Reasons, Keys,
+ * Reply, LineReader, UserNames, TwoFactorClient). tests/check-proto.sh fails the
  * build when a value here no longer matches the Java constant it names.
  */
 #ifndef TWOFACTORD_PROTO_H
@@ -25,7 +25,7 @@
 #define TFD_REASON_LOCKED "locked"
 #define TFD_REASON_ENROLL_REQUIRED "enroll-required"
 
-/* JSON keys of the CHECK reply and of NO locked (read in TwoFactorClient) */
+/* Keys.REQUIRED, Keys.RETRY_AFTER: JSON keys of the CHECK reply and of NO locked */
 #define TFD_KEY_REQUIRED "required"
 #define TFD_KEY_RETRY_AFTER "retry_after"
 

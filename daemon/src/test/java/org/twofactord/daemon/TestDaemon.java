@@ -147,6 +147,12 @@ public final class TestDaemon implements AutoCloseable {
             }
 
             @Override
+            public Optional<Account> byName(String name) {
+                return names.entrySet().stream().filter(e -> e.getValue().equals(name)).findFirst()
+                        .map(e -> new Account(name, e.getKey(), 100000 + e.getKey()));
+            }
+
+            @Override
             public Optional<Group> group(String name) {
                 return Optional.ofNullable(groups.get(name));
             }

@@ -23,11 +23,15 @@ public final class Commands {
     public static final String IMPORT = "IMPORT";
     /** An extension to the v1 contract: a consistent copy of the store while the daemon runs (uid 0). */
     public static final String SNAPSHOT = "SNAPSHOT";
+    /**
+     * Protocol 1.1: marks an account required (must enrol before it may log in), or clears the
+     * mark (admin). The same word is POLICY's sub-word.
+     */
+    public static final String REQUIRE = "REQUIRE";
 
     /** Sub-words of POLICY and ISSUER. */
     public static final String ENABLE = "ENABLE";
     public static final String DISABLE = "DISABLE";
-    public static final String REQUIRE = "REQUIRE";
     public static final String SET = "SET";
     public static final String RESET = "RESET";
 
@@ -36,12 +40,21 @@ public final class Commands {
     public static final String ARG_SERVICE = "service=";
     public static final String ARG_RHOST = "rhost=";
     public static final String ARG_DIGITS = "digits=";
+    /** Protocol 1.1: an administrator's request made for a person, decided as if the person had called. */
+    public static final String ARG_AS = "as=";
+    /** Protocol 1.1: {@code REMOVE * except=<user>} spares that account. */
+    public static final String ARG_EXCEPT = "except=";
+    /** Protocol 1.1: {@code USERS owner=<name>} lists the accounts that name owns. */
+    public static final String ARG_OWNER = "owner=";
+    /** The words of {@code REQUIRE <user> [on|off]}. */
+    public static final String ON = "ON";
+    public static final String OFF = "OFF";
 
     /** The protocol version this library speaks. */
     public static final int PROTOCOL_VERSION = 1;
 
     public static final Set<String> ALL = Set.of(HELLO, PING, QUIT, CHECK, VERIFY, ENROLL, CONFIRM,
-            REMOVE, USER, USERS, BACKUP, UNLOCK, POLICY, ISSUER, STATS, IMPORT, SNAPSHOT);
+            REMOVE, USER, USERS, BACKUP, UNLOCK, POLICY, ISSUER, STATS, IMPORT, SNAPSHOT, REQUIRE);
 
     private Commands() {
     }

@@ -81,6 +81,13 @@ public final class Request {
         return args.get(index).toUpperCase(Locale.ROOT);
     }
 
+    /** The same request without argument {@code index} (a word the daemon takes for itself, as {@code as=}). */
+    public Request without(int index) {
+        int start = argStarts.get(index);
+        String rest = text.substring(0, start) + text.substring(start + args.get(index).length());
+        return parse(rest).orElseThrow();
+    }
+
     /** The text of the line from argument {@code index} to its end, trailing spaces removed. */
     public String restFrom(int index) {
         return text.substring(argStarts.get(index)).stripTrailing();

@@ -46,6 +46,14 @@ public final class TwoFactorClient implements Closeable {
     private final OutputStream out;
     private final Hello hello;
     private boolean broken;
+    /** The person requests are made for ({@code as=}) inside {@link #actingAs}, or null. */
+    private String person;
+
+    /** Work done with a client, for {@link #actingAs}. */
+    @FunctionalInterface
+    public interface Work<T> {
+        T run(TwoFactorClient client) throws IOException;
+    }
 
     private TwoFactorClient(AFUNIXSocket socket) throws IOException {
         this.socket = socket;
@@ -53,7 +61,7 @@ public final class TwoFactorClient implements Closeable {
         this.out = socket.getOutputStream();
         Reply reply = call(Commands.HELLO + " " + Commands.PROTOCOL_VERSION);
         ObjectNode body = expectOk(reply);
-        this.hello = new Hello(body.path("protocol").asInt(), body.path("server").asText(""));
+        this.hello = new Hello(body.path(Keys.PROTOCOL).asInt(), body.path(Keys.SERVER).asText(""));
     }
 
     /** Connects to the socket at {@code path}, says HELLO, and returns the client. */
@@ -87,6 +95,9 @@ public final class TwoFactorClient implements Closeable {
     public synchronized Reply call(String line) throws IOException {
         if (line.indexOf('\n') >= 0 || line.indexOf('\r') >= 0) {
             throw new IllegalArgumentException("a request is one line");
+        }
+        if (person != null) {
+            line = line + " " + Commands.ARG_AS + person;
         }
         if (broken) {
             throw new IOException("connection to twofactord is closed");
@@ -138,6 +149,21 @@ public final class TwoFactorClient implements Closeable {
             throw new IllegalArgumentException(what + " must be one token without spaces");
         }
         return value;
+    }
+
+    /**
+     * Runs {@code work} with every request made for {@code person} ({@code as=}, protocol 1.1):
+     * an administrator's connection (a panel's) then gets exactly what that person would get.
+     * Other threads' requests on this client wait until it is done.
+     */
+    public synchronized <T> T actingAs(String person, Work<T> work) throws IOException {
+        String before = this.person;
+        this.person = user(person);
+        try {
+            return work.run(this);
+        } finally {
+            this.person = before;
+        }
     }
 
     /** PING: true if the daemon answered OK. */
@@ -196,10 +222,10 @@ public final class TwoFactorClient implements Closeable {
             return new CheckResult(CheckResult.Outcome.ENROLL_REQUIRED, Reasons.ENROLL_REQUIRED);
         }
         ObjectNode body = expectOk(reply);
-        if (body.path("required").asBoolean(false)) {
+        if (body.path(Keys.REQUIRED).asBoolean(false)) {
             return new CheckResult(CheckResult.Outcome.REQUIRED, null);
         }
-        return new CheckResult(CheckResult.Outcome.NOT_REQUIRED, body.path("reason").asText(null));
+        return new CheckResult(CheckResult.Outcome.NOT_REQUIRED, body.path(Keys.REASON).asText(null));
     }
 
     /** VERIFY user code, with the optional audit fields (null to leave out). */
@@ -232,7 +258,7 @@ public final class TwoFactorClient implements Closeable {
     /** CONFIRM user code: returns the new backup codes. A wrong code throws with reason invalid. */
     public List<String> confirm(String name, String code) throws IOException {
         return strings(expectOk(call(Commands.CONFIRM + " " + user(name) + " " + token(code, "code")))
-                .path("backup_codes"));
+                .path(Keys.BACKUP_CODES));
     }
 
     /** REMOVE users [code=]: returns the reply body ({@code removed}, {@code not_enrolled}). */
@@ -244,9 +270,14 @@ public final class TwoFactorClient implements Closeable {
         return expectOk(call(withProof(line.toString(), proof)));
     }
 
-    /** REMOVE * (admin): everyone but the caller's own account. */
+    /** REMOVE * (admin): everyone but the caller's own account; an owner: every account it owns. */
     public ObjectNode removeAll() throws IOException {
         return expectOk(call(Commands.REMOVE + " *"));
+    }
+
+    /** REMOVE * except=name: as {@link #removeAll()}, sparing that account too. */
+    public ObjectNode removeAllExcept(String except) throws IOException {
+        return expectOk(call(Commands.REMOVE + " * " + Commands.ARG_EXCEPT + user(except)));
     }
 
     /** USER name. */
@@ -254,10 +285,16 @@ public final class TwoFactorClient implements Closeable {
         return UserInfo.from(expectOk(call(Commands.USER + " " + user(name))));
     }
 
-    /** USERS (admin). */
+    /** USERS (admin: every account; owner: its accounts and itself). */
     public List<UserInfo> users() throws IOException {
+        return users(null);
+    }
+
+    /** USERS owner=name: the accounts that name owns; null for {@link #users()}. */
+    public List<UserInfo> users(String owner) throws IOException {
         List<UserInfo> result = new ArrayList<>();
-        for (JsonNode node : expectOk(call(Commands.USERS)).path("users")) {
+        String line = owner == null ? Commands.USERS : Commands.USERS + " " + Commands.ARG_OWNER + user(owner);
+        for (JsonNode node : expectOk(call(line)).path(Keys.USERS)) {
             if (node instanceof ObjectNode object) {
                 result.add(UserInfo.from(object));
             }
@@ -267,12 +304,18 @@ public final class TwoFactorClient implements Closeable {
 
     /** BACKUP user [code=]: ten new backup codes replace the old ones. */
     public List<String> backup(String name, String proof) throws IOException {
-        return strings(expectOk(call(withProof(Commands.BACKUP + " " + user(name), proof))).path("backup_codes"));
+        return strings(expectOk(call(withProof(Commands.BACKUP + " " + user(name), proof))).path(Keys.BACKUP_CODES));
     }
 
-    /** UNLOCK user (admin). */
+    /** UNLOCK user (admin, or the account's owner). */
     public void unlock(String name) throws IOException {
         expectOk(call(Commands.UNLOCK + " " + user(name)));
+    }
+
+    /** REQUIRE user on|off (admin): whether the account must enrol before it may log in. */
+    public UserInfo require(String name, boolean required) throws IOException {
+        return UserInfo.from(expectOk(call(Commands.REQUIRE + " " + user(name) + " "
+                + (required ? Commands.ON : Commands.OFF).toLowerCase(java.util.Locale.ROOT))));
     }
 
     private static String withProof(String line, String proof) {
@@ -294,14 +337,14 @@ public final class TwoFactorClient implements Closeable {
     /** The policy: {@code disabled}, {@code optional} or {@code required}. */
     public record PolicyState(String mode, boolean enabled) {
         static PolicyState from(ObjectNode body) {
-            return new PolicyState(body.path("mode").asText(), body.path("enabled").asBoolean());
+            return new PolicyState(body.path(Keys.MODE).asText(), body.path(Keys.ENABLED).asBoolean());
         }
     }
 
     /** The issuer shown in authenticator apps, and whether it is the default (the host name). */
     public record IssuerState(String issuer, boolean isDefault) {
         static IssuerState from(ObjectNode body) {
-            return new IssuerState(body.path("issuer").asText(), body.path("default").asBoolean());
+            return new IssuerState(body.path(Keys.ISSUER).asText(), body.path(Keys.DEFAULT).asBoolean());
         }
     }
 
@@ -328,10 +371,10 @@ public final class TwoFactorClient implements Closeable {
         static VerifyResult from(Reply reply) {
             ObjectNode body = reply.body() == null ? Reply.object() : reply.body();
             if (reply.isOk()) {
-                return new VerifyResult(true, body.path("method").asText(""), body.path("reason").asText(null),
-                        -1, body.path("backup_codes_left").asInt(-1));
+                return new VerifyResult(true, body.path(Keys.METHOD).asText(""), body.path(Keys.REASON).asText(null),
+                        -1, body.path(Keys.BACKUP_CODES_LEFT).asInt(-1));
             }
-            return new VerifyResult(false, null, reply.word(), body.path("retry_after").asLong(-1), -1);
+            return new VerifyResult(false, null, reply.word(), body.path(Keys.RETRY_AFTER).asLong(-1), -1);
         }
     }
 
@@ -339,9 +382,9 @@ public final class TwoFactorClient implements Closeable {
     public record Enrollment(String user, String issuer, String account, String secret, String otpauthUrl,
                              int digits, int period, String algorithm, long expiresInS) {
         static Enrollment from(ObjectNode b) {
-            return new Enrollment(b.path("user").asText(), b.path("issuer").asText(), b.path("account").asText(),
-                    b.path("secret").asText(), b.path("otpauth_url").asText(), b.path("digits").asInt(),
-                    b.path("period").asInt(), b.path("algorithm").asText(), b.path("expires_in").asLong());
+            return new Enrollment(b.path(Keys.USER).asText(), b.path(Keys.ISSUER).asText(), b.path(Keys.ACCOUNT).asText(),
+                    b.path(Keys.SECRET).asText(), b.path(Keys.OTPAUTH_URL).asText(), b.path(Keys.DIGITS).asInt(),
+                    b.path(Keys.PERIOD).asInt(), b.path(Keys.ALGORITHM).asText(), b.path(Keys.EXPIRES_IN).asLong());
         }
 
         @Override
@@ -352,11 +395,13 @@ public final class TwoFactorClient implements Closeable {
 
     /** One user's state, as USER and USERS report it. Times are ISO-8601 strings or null. */
     public record UserInfo(String user, boolean enrolled, String enrolledAt, String lastUsedAt, int backupCodesLeft,
-                           int failures, String lockedUntil, boolean pending) {
+                           int failures, String lockedUntil, boolean pending, boolean required, String requiredBy,
+                           String owner) {
         static UserInfo from(ObjectNode b) {
-            return new UserInfo(b.path("user").asText(), b.path("enrolled").asBoolean(),
-                    text(b, "enrolled_at"), text(b, "last_used_at"), b.path("backup_codes_left").asInt(),
-                    b.path("failures").asInt(), text(b, "locked_until"), b.path("pending").asBoolean());
+            return new UserInfo(b.path(Keys.USER).asText(), b.path(Keys.ENROLLED).asBoolean(),
+                    text(b, Keys.ENROLLED_AT), text(b, Keys.LAST_USED_AT), b.path(Keys.BACKUP_CODES_LEFT).asInt(),
+                    b.path(Keys.FAILURES).asInt(), text(b, Keys.LOCKED_UNTIL), b.path(Keys.PENDING).asBoolean(),
+                    b.path(Keys.REQUIRED).asBoolean(), text(b, Keys.REQUIRED_BY), text(b, Keys.OWNER));
         }
 
         private static String text(ObjectNode b, String key) {

@@ -6,7 +6,8 @@ import org.twofactord.daemon.auth.Caller;
 
 /**
  * The audit log ({@code twofactord.audit}): one line per request that acts on a user or is
- * refused, with the peer's uid and pid, the command, the user acted on and the outcome. Never a
+ * refused, with the peer's uid and pid, the person an administrator acted for ({@code as=}), the
+ * command, the user acted on and the outcome. Never a
  * code, a secret or a backup code: callers pass only words the daemon chose.
  */
 public final class Audit {
@@ -25,8 +26,9 @@ public final class Audit {
             return;
         }
         StringBuilder sb = new StringBuilder(96);
-        sb.append("uid=").append(caller.peer().uid()).append(" pid=").append(caller.peer().pid())
-                .append(" cmd=").append(command);
+        sb.append("uid=").append(caller.peer().uid()).append(" pid=").append(caller.peer().pid());
+        caller.person().ifPresent(person -> sb.append(" as=").append(person));
+        sb.append(" cmd=").append(command);
         if (user != null) {
             sb.append(" user=").append(user);
         }

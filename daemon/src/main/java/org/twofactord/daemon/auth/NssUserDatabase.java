@@ -28,6 +28,7 @@ public final class NssUserDatabase implements UserDatabase {
 
     private final ConcurrentHashMap<Long, Cached<Account>> accounts = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Cached<Group>> groups = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Cached<Account>> names = new ConcurrentHashMap<>();
     private final LongSupplier nanoTime;
 
     public NssUserDatabase() {
@@ -41,6 +42,13 @@ public final class NssUserDatabase implements UserDatabase {
     @Override
     public Optional<Account> byUid(long uid) {
         return cached(accounts, uid, () -> getent("passwd", Long.toString(uid)).flatMap(NssUserDatabase::parseAccount));
+    }
+
+    @Override
+    public Optional<Account> byName(String name) {
+        // getent takes a number for a uid: "1000" must not find uid 1000's account.
+        return cached(names, name, () -> getent("passwd", name).flatMap(NssUserDatabase::parseAccount)
+                .filter(a -> a.name().equals(name)));
     }
 
     @Override

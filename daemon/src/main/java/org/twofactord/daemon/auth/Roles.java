@@ -8,15 +8,26 @@ public final class Roles {
     private final String adminGroup;
     private final String verifierGroup;
     private final long rootUid;
+    private final Owners owners;
 
     /**
      * @param rootUid the uid that counts as root: 0, or the daemon's own uid in dev mode
      */
     public Roles(UserDatabase users, String adminGroup, String verifierGroup, long rootUid) {
+        this(users, adminGroup, verifierGroup, rootUid, Owners.NONE);
+    }
+
+    /** As above, with who owns which account. */
+    public Roles(UserDatabase users, String adminGroup, String verifierGroup, long rootUid, Owners owners) {
         this.users = users;
         this.adminGroup = adminGroup;
         this.verifierGroup = verifierGroup;
         this.rootUid = rootUid;
+        this.owners = owners;
+    }
+
+    public Owners owners() {
+        return owners;
     }
 
     public Caller resolve(Peer peer) {
@@ -24,25 +35,46 @@ public final class Roles {
         if (root) {
             // Every role without a lookup; the name only if a request asks for it.
             return new Caller(peer, true, true, true,
-                    () -> users.byUid(peer.uid()).map(UserDatabase.Account::name));
+                    () -> users.byUid(peer.uid()).map(UserDatabase.Account::name), owners, null);
         }
         Optional<UserDatabase.Account> account = users.byUid(peer.uid());
-        boolean admin = root || member(peer, account, adminGroup);
-        boolean verifier = root || member(peer, account, verifierGroup);
-        return new Caller(peer, root, admin, verifier, account.map(UserDatabase.Account::name));
+        boolean admin = member(peer.gid(), account, adminGroup);
+        boolean verifier = member(peer.gid(), account, verifierGroup);
+        return new Caller(peer, false, admin, verifier, () -> account.map(UserDatabase.Account::name), owners, null);
     }
 
     /**
-     * Membership as {@code id -G} sees it: the process's own gid, the account's primary group, or
-     * a listing in the group's members.
+     * An administrator's request made for {@code person} ({@code as=}): decided exactly as if the
+     * person had called, with the roles its account has, but never more than the peer has itself.
+     * A person without an account on this system (a mail account, say) acts on its own name and
+     * on the accounts it owns, and has no other role.
      */
-    private boolean member(Peer peer, Optional<UserDatabase.Account> account, String groupName) {
+    public Caller actingAs(Caller peer, String person) {
+        Optional<UserDatabase.Account> account = users.byName(person);
+        boolean root = account.isPresent() && (account.get().uid() == 0 || account.get().uid() == rootUid);
+        boolean admin = root || member(-1, account, adminGroup);
+        boolean verifier = root || member(-1, account, verifierGroup);
+        return new Caller(peer.peer(), peer.root() && root, peer.admin() && admin, peer.verifier() && verifier,
+                () -> Optional.of(person), owners, person);
+    }
+
+    /** Whether the account {@code name} is a member of {@code group} (its primary group, or listed). */
+    public boolean inGroup(String name, String group) {
+        Optional<UserDatabase.Account> account = users.byName(name);
+        return account.isPresent() && member(-1, account, group);
+    }
+
+    /**
+     * Membership as {@code id -G} sees it: the process's own gid (-1 for none), the account's
+     * primary group, or a listing in the group's members.
+     */
+    private boolean member(long peerGid, Optional<UserDatabase.Account> account, String groupName) {
         Optional<UserDatabase.Group> group = users.group(groupName);
         if (group.isEmpty()) {
             return false;
         }
         long gid = group.get().gid();
-        if (peer.gid() == gid) {
+        if (peerGid == gid) {
             return true;
         }
         return account.isPresent()

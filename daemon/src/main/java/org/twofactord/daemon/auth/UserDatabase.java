@@ -15,5 +15,8 @@ public interface UserDatabase {
 
     Optional<Account> byUid(long uid);
 
+    /** The account named {@code name} (never one whose uid happens to be that number). */
+    Optional<Account> byName(String name);
+
     Optional<Group> group(String name);
 }

@@ -10,6 +10,7 @@ import org.twofactord.protocol.Commands;
 import org.twofactord.protocol.Reasons;
 import org.twofactord.protocol.Reply;
 import org.twofactord.protocol.TwoFactorClient;
+import static org.twofactord.daemon.cli.ClientCommand.printable;
 import org.twofactord.protocol.TwoFactorException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -119,8 +120,12 @@ final class ChangeCommands {
         @Parameters(arity = "0..*", paramLabel = "NAME", description = "The users.")
         List<String> names = new ArrayList<>();
 
-        @Option(names = "--all", description = "Every user except the one running this command (administrators).")
+        @Option(names = "--all", description = "Every user except the one running this command (administrators; "
+                + "an owner: every account it owns).")
         boolean all;
+
+        @Option(names = "--except", paramLabel = "NAME", description = "With --all: spare this account too.")
+        String except;
 
         @Option(names = {"-y", "--yes"}, description = "Do not ask for confirmation.")
         boolean yes;
@@ -136,6 +141,10 @@ final class ChangeCommands {
                     io.err.println("twofactord: give either --all or names, not both");
                     return ExitCodes.USAGE;
                 }
+                if (except != null && !org.twofactord.protocol.UserNames.isValid(except)) {
+                    io.err.println("twofactord: --except: '" + printable(except) + "' is not a valid user name");
+                    return ExitCodes.USAGE;
+                }
                 if (!yes) {
                     if (!io.interactive) {
                         io.err.println("twofactord: remove --all needs --yes when not run on a terminal");
@@ -148,10 +157,14 @@ final class ChangeCommands {
                         return ExitCodes.NO;
                     }
                 }
-                body = client.removeAll();
+                body = except == null ? client.removeAll() : client.removeAllExcept(except);
             } else {
                 if (names.isEmpty()) {
                     io.err.println("twofactord: name at least one user, or --all");
+                    return ExitCodes.USAGE;
+                }
+                if (except != null) {
+                    io.err.println("twofactord: --except goes with --all");
                     return ExitCodes.USAGE;
                 }
                 body = Proof.run(io, code, proof -> client.remove(names, proof));
@@ -198,6 +211,46 @@ final class ChangeCommands {
             io.out.println("unlocked: " + name);
             return ExitCodes.OK;
         }
+    }
+
+    @Command(name = "require", description = {"Mark accounts required (administrators): each must set up two-factor "
+        + "authentication before it may log in, even while the policy is only 'enable' (not while it is 'disable').",
+        "The mark stays when the account's 2FA is removed; 'unrequire' clears it."})
+    static final class Require extends ClientCommand {
+        @Parameters(arity = "1..*", paramLabel = "NAME", description = "The accounts.")
+        List<String> names = new ArrayList<>();
+
+        @Override
+        int run(TwoFactorClient client, Io io) throws IOException {
+            return mark(client, io, names, true);
+        }
+    }
+
+    @Command(name = "unrequire", description = "Clear the required mark of accounts (administrators); the policy decides again.")
+    static final class Unrequire extends ClientCommand {
+        @Parameters(arity = "1..*", paramLabel = "NAME", description = "The accounts.")
+        List<String> names = new ArrayList<>();
+
+        @Override
+        int run(TwoFactorClient client, Io io) throws IOException {
+            return mark(client, io, names, false);
+        }
+    }
+
+    private static int mark(TwoFactorClient client, Io io, List<String> names, boolean on) throws IOException {
+        for (String name : names) {
+            if (!org.twofactord.protocol.UserNames.isValid(name)) {
+                io.err.println("twofactord: '" + printable(name) + "' is not a valid user name");
+                return ExitCodes.USAGE;
+            }
+        }
+        for (String name : names) {
+            TwoFactorClient.UserInfo u = client.require(name, on);
+            io.out.println((on ? "required: " : "not required: ") + name
+                    + (on && u.enrolled() ? " (already enrolled)" : "")
+                    + (!on && u.required() ? " (still required by require_group)" : ""));
+        }
+        return ExitCodes.OK;
     }
 
     @Command(name = "verify", description = {"Check a code as a login would (verifiers): exit 0 if accepted, 1 if not.",

@@ -29,6 +29,10 @@ abstract class ClientCommand implements Callable<Integer> {
             + "(.twofactord-dev/twofactord.sock).")
     boolean dev;
 
+    @Option(names = "--as", paramLabel = "NAME", description = "Make every request for this person (administrators: "
+            + "a panel acting for the reseller or account holder it serves); the daemon decides as if NAME had asked.")
+    String as;
+
     @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "10",
             description = "How long to wait for the daemon (default: ${DEFAULT-VALUE}).")
     int timeoutS;
@@ -39,9 +43,15 @@ abstract class ClientCommand implements Callable<Integer> {
     @Override
     public final Integer call() {
         Io io = ((TwofactordCommand) spec.root().userObject()).io();
+        if (as != null && !org.twofactord.protocol.UserNames.isValid(as)) {
+            io.err.println("twofactord: --as: '" + printable(as) + "' is not a valid user name "
+                    + "(1-128 of A-Z a-z 0-9 . _ @ + -, not starting with . or -)");
+            io.err.flush();
+            return ExitCodes.USAGE;
+        }
         Path path = socketPath();
         try (TwoFactorClient client = TwoFactorClient.connect(path, Duration.ofSeconds(timeoutS))) {
-            return run(client, io);
+            return as == null ? run(client, io) : client.actingAs(as, c -> run(c, io));
         } catch (TwoFactorException e) {
             return report(io, e.reply());
         } catch (IOException e) {
@@ -49,6 +59,13 @@ abstract class ClientCommand implements Callable<Integer> {
             io.err.flush();
             return ExitCodes.UNAVAILABLE;
         }
+    }
+
+    /** A user-supplied word made safe to print on one line. */
+    static String printable(String text) {
+        StringBuilder sb = new StringBuilder();
+        text.codePoints().limit(64).forEach(c -> sb.append(c < ' ' || c == 0x7f ? "?" : Character.toString(c)));
+        return sb.append(text.codePointCount(0, text.length()) > 64 ? "..." : "").toString();
     }
 
     private static String describe(IOException e) {

@@ -16,6 +16,8 @@ final class Messages {
             case Reasons.CODE_REQUIRED -> "this account has two-factor authentication: a current code is needed";
             case Reasons.NO_PENDING -> "there is no enrolment waiting for a code (it may have expired after 10 minutes)";
             case Reasons.NOT_ENROLLED -> "this account has no two-factor authentication";
+            case Reasons.POLICY_DISABLED -> "the policy is disabled: an administrator must enable it "
+                    + "(twofactord policy enable) before accounts set up two-factor authentication";
             default -> word;
         };
     }

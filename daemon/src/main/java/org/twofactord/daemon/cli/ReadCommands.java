@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.util.List;
 import org.twofactord.protocol.Commands;
 import org.twofactord.protocol.ErrorCodes;
+import org.twofactord.protocol.Keys;
 import org.twofactord.protocol.Reply;
 import org.twofactord.protocol.TwoFactorClient;
 import org.twofactord.protocol.TwoFactorException;
@@ -140,27 +141,44 @@ final class ReadCommands {
         }
     }
 
-    @Command(name = "users", description = "List every user the daemon knows, as a table (administrators).")
+    @Command(name = "users", description = {"List every user the daemon knows, as a table (administrators; an owner "
+        + "sees the accounts it owns and itself).", "REQUIRED: 'yes' when the account is marked (require), 'group' when "
+        + "require_group makes it required."})
     static final class Users extends ClientCommand {
         @Option(names = "--json", description = "Print the daemon's JSON unchanged.")
         boolean json;
 
+        @Option(names = "--owner", paramLabel = "NAME", description = "Only the accounts NAME owns (owners_file).")
+        String owner;
+
         @Override
         int run(TwoFactorClient client, Io io) throws IOException {
-            Reply reply = client.call(Commands.USERS);
+            if (owner != null && !org.twofactord.protocol.UserNames.isValid(owner)) {
+                io.err.println("twofactord: --owner: '" + printable(owner) + "' is not a valid user name");
+                return ExitCodes.USAGE;
+            }
+            Reply reply = client.call(owner == null ? Commands.USERS : Commands.USERS + " " + Commands.ARG_OWNER + owner);
             if (json || !reply.isOk()) {
                 return printJson(io, reply);
             }
-            Table table = new Table("USER", "ENROLLED AT", "LAST USED", "BACKUP", "FAILURES", "LOCKED UNTIL");
-            for (JsonNode u : reply.body().path("users")) {
-                table.row(u.path("user").asText(),
-                        u.path("enrolled").asBoolean() ? time(u, "enrolled_at") : u.path("pending").asBoolean() ? "(pending)" : "-",
-                        time(u, "last_used_at"), u.path("enrolled").asBoolean() ? u.path("backup_codes_left").asText() : "-",
-                        u.path("failures").asText(), time(u, "locked_until"));
+            Table table = new Table("USER", "ENROLLED AT", "LAST USED", "BACKUP", "FAILURES", "LOCKED UNTIL", "REQUIRED",
+                    "OWNER");
+            for (JsonNode u : reply.body().path(Keys.USERS)) {
+                table.row(u.path(Keys.USER).asText(),
+                        u.path(Keys.ENROLLED).asBoolean() ? time(u, Keys.ENROLLED_AT)
+                                : u.path(Keys.PENDING).asBoolean() ? "(pending)" : "-",
+                        time(u, Keys.LAST_USED_AT),
+                        u.path(Keys.ENROLLED).asBoolean() ? u.path(Keys.BACKUP_CODES_LEFT).asText() : "-",
+                        u.path(Keys.FAILURES).asText(), time(u, Keys.LOCKED_UNTIL), required(u), time(u, Keys.OWNER));
             }
             table.print(io.out);
             return ExitCodes.OK;
         }
+    }
+
+    /** "yes" (marked), "group" (require_group) or "-". */
+    static String required(JsonNode u) {
+        return !u.path(Keys.REQUIRED).asBoolean() ? "-" : "group".equals(u.path(Keys.REQUIRED_BY).asText()) ? "group" : "yes";
     }
 
     static String time(JsonNode u, String key) {
@@ -190,6 +208,12 @@ final class ReadCommands {
             io.out.println("backup codes: " + u.path("backup_codes_left").asInt() + " left");
             io.out.println("failures:     " + u.path("failures").asInt());
             io.out.println("locked until: " + time(u, "locked_until"));
+            io.out.println("required:     " + switch (required(u)) {
+                case "yes" -> "yes (marked: must enrol before logging in)";
+                case "group" -> "yes (member of require_group: must enrol before logging in)";
+                default -> "no (the policy decides)";
+            });
+            io.out.println("owner:        " + time(u, Keys.OWNER));
             return ExitCodes.OK;
         }
     }

@@ -12,7 +12,8 @@ import picocli.CommandLine.Command;
         description = "A two-factor authentication (TOTP) daemon for Linux servers, and its command line.",
         subcommands = {ServeCommand.class, ReadCommands.Status.class, ReadCommands.Policy.class, ReadCommands.Issuer.class,
             ReadCommands.Users.class, ReadCommands.User.class, ChangeCommands.Enroll.class, ChangeCommands.Remove.class,
-            ChangeCommands.Backup.class, ChangeCommands.Unlock.class, ChangeCommands.Verify.class, ReadCommands.Stats.class,
+            ChangeCommands.Backup.class, ChangeCommands.Unlock.class, ChangeCommands.Require.class,
+            ChangeCommands.Unrequire.class, ChangeCommands.Verify.class, ReadCommands.Stats.class,
             ImportCommand.class, StoreCommand.class,
             CommandLine.HelpCommand.class},
         footer = {"", "The client commands talk to the daemon's socket: --socket PATH, or $TWOFACTORD_SOCKET "

@@ -27,6 +27,10 @@ import java.util.Optional;
  * @param postgres             the PostgreSQL store shared by a fleet ({@code store = postgresql});
  *                             empty for the MapDB store in {@link #stateDir()}
  * @param checkpoints          when the store of one server writes a checkpoint
+ * @param ownersFile           which account owns which (cPanel's {@code /etc/trueuserowners}
+ *                             format); empty: nobody owns anything
+ * @param requireGroup         members of this group must enrol before they may log in, as if
+ *                             each were marked required; empty for none
  */
 public record Config(
         Path socket,
@@ -47,7 +51,9 @@ public record Config(
         boolean dev,
         boolean groupCommit,
         Optional<PostgresConfig> postgres,
-        Checkpoints checkpoints) {
+        Checkpoints checkpoints,
+        Optional<Path> ownersFile,
+        Optional<String> requireGroup) {
 
     /**
      * When the store of one server folds its log into a new checkpoint: after this many users
@@ -89,6 +95,6 @@ public record Config(
     public Config withPaths(Path newSocket, Path newStateDir) {
         return new Config(newSocket, newStateDir, socketMode, socketGroup, socketGroupExplicit, adminGroup,
                 verifierGroup, groupsExplicit, window, digits, maxFailures, lockoutS, idleTimeoutS, maxConnections,
-                maxConnectionsPerUid, dev, groupCommit, postgres, checkpoints);
+                maxConnectionsPerUid, dev, groupCommit, postgres, checkpoints, ownersFile, requireGroup);
     }
 }

@@ -20,7 +20,8 @@ public final class ConfigLoader {
     static final Set<String> KEYS = Set.of("socket", "state_dir", "socket_mode", "socket_group", "admin_group",
             "verifier_group", "window", "digits", "max_failures", "lockout_s", "idle_timeout_s", "max_connections",
             "max_connections_per_uid", "group_commit", "store", "postgres_url", "postgres_user",
-            "postgres_password_file", "checkpoint_changes", "checkpoint_log_mb", "checkpoint_interval_s");
+            "postgres_password_file", "checkpoint_changes", "checkpoint_log_mb", "checkpoint_interval_s",
+            "owners_file", "require_group");
 
     /** What the command line said; null means "not given". */
     public record Flags(Path socket, Path stateDir, Path configFile, boolean dev) {
@@ -112,7 +113,9 @@ public final class ConfigLoader {
                 new Config.Checkpoints(
                         v.integer("checkpoint_changes", Config.Checkpoints.DEFAULTS.changes(), 1, 10_000_000),
                         v.integer("checkpoint_log_mb", Config.Checkpoints.DEFAULTS.logMb(), 1, 65_536),
-                        v.integer("checkpoint_interval_s", Config.Checkpoints.DEFAULTS.intervalS(), 1, 86_400)));
+                        v.integer("checkpoint_interval_s", Config.Checkpoints.DEFAULTS.intervalS(), 1, 86_400)),
+                v.unlessEmpty("owners_file") ? Optional.of(v.path("owners_file", null)) : Optional.empty(),
+                v.unlessEmpty("require_group") ? Optional.of(v.group("require_group", null)) : Optional.empty());
     }
 
     /**
@@ -139,6 +142,12 @@ public final class ConfigLoader {
         private ConfigException bad(String key, String why) {
             Entry entry = entries.get(key);
             return new ConfigException(file + ":" + entry.line() + ": " + key + ": " + why);
+        }
+
+        /** Whether an optional key is given with a value ({@code key =} alone means none, as leaving it out). */
+        boolean unlessEmpty(String key) {
+            Entry entry = entries.get(key);
+            return entry != null && !entry.value().isEmpty();
         }
 
         Path path(String key, Path fallback) throws ConfigException {

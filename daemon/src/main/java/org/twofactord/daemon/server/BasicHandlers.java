@@ -4,6 +4,7 @@ import org.twofactord.daemon.auth.Caller;
 import org.twofactord.daemon.policy.PolicyMode;
 import org.twofactord.daemon.store.Store;
 import org.twofactord.daemon.store.StoreException;
+import org.twofactord.protocol.Keys;
 import org.twofactord.protocol.Commands;
 import org.twofactord.protocol.Reply;
 import org.twofactord.protocol.Request;
@@ -25,8 +26,8 @@ final class BasicHandlers {
         if (request.argCount() == 1 && !request.arg(0).equals(Integer.toString(Commands.PROTOCOL_VERSION))) {
             throw RequestError.badRequest("unsupported protocol version");
         }
-        return Reply.ok(Reply.object().put("protocol", Commands.PROTOCOL_VERSION)
-                .put("server", "twofactord/" + services.version));
+        return Reply.ok(Reply.object().put(Keys.PROTOCOL, Commands.PROTOCOL_VERSION)
+                .put(Keys.SERVER, "twofactord/" + services.version));
     }
 
     Reply ping(Caller caller, Request request) {
@@ -58,7 +59,7 @@ final class BasicHandlers {
     }
 
     private static Reply policyReply(PolicyMode mode) {
-        return Reply.ok(Reply.object().put("mode", mode.wireName()).put("enabled", mode != PolicyMode.DISABLED));
+        return Reply.ok(Reply.object().put(Keys.MODE, mode.wireName()).put(Keys.ENABLED, mode != PolicyMode.DISABLED));
     }
 
     Reply issuer(Caller caller, Request request) throws StoreException {
@@ -100,7 +101,7 @@ final class BasicHandlers {
 
     private Reply issuerReply() {
         boolean isDefault = services.store.meta(Store.META_ISSUER).isEmpty();
-        return Reply.ok(Reply.object().put("issuer", services.issuer()).put("default", isDefault));
+        return Reply.ok(Reply.object().put(Keys.ISSUER, services.issuer()).put(Keys.DEFAULT, isDefault));
     }
 
     /**
@@ -124,7 +125,7 @@ final class BasicHandlers {
             store.snapshot(dir);
             return null;
         });
-        return Reply.ok(Reply.object().put("path", dir.toString()));
+        return Reply.ok(Reply.object().put(Keys.PATH, dir.toString()));
     }
 
     Reply stats(Caller caller, Request request) {
@@ -133,22 +134,22 @@ final class BasicHandlers {
         }
         Stats s = services.stats;
         var body = Reply.object()
-                .put("uptime_s", (System.nanoTime() - s.startedNanos) / 1_000_000_000L)
-                .put("users", services.store.userCount())
-                .put("verify_ok", s.verifyOk.get())
-                .put("verify_no", s.verifyNo.get())
-                .put("replays", s.replays.get())
-                .put("lockouts", s.lockouts.get())
-                .put("connections", s.connections.get());
+                .put(Keys.UPTIME_S, (System.nanoTime() - s.startedNanos) / 1_000_000_000L)
+                .put(Keys.USERS, services.store.userCount())
+                .put(Keys.VERIFY_OK, s.verifyOk.get())
+                .put(Keys.VERIFY_NO, s.verifyNo.get())
+                .put(Keys.REPLAYS, s.replays.get())
+                .put(Keys.LOCKOUTS, s.lockouts.get())
+                .put(Keys.CONNECTIONS, s.connections.get());
         Long skew = s.lastClockSkewS;
         if (skew == null) {
-            body.putNull("clock_skew_s");
+            body.putNull(Keys.CLOCK_SKEW_S);
         } else {
-            body.put("clock_skew_s", skew);
+            body.put(Keys.CLOCK_SKEW_S, skew);
         }
         var health = services.store.health();
         if (!health.isEmpty()) {
-            var store = body.putObject("store");
+            var store = body.putObject(Keys.STORE);
             health.forEach((k, v) -> {
                 if (v == null) {
                     store.putNull(k);

@@ -9,6 +9,7 @@ import org.twofactord.daemon.store.key.MasterKey;
 import org.twofactord.daemon.store.Store;
 import org.twofactord.daemon.store.StoreException;
 import org.twofactord.daemon.store.UserRecord;
+import org.twofactord.protocol.Keys;
 import org.twofactord.protocol.Reasons;
 import org.twofactord.protocol.Reply;
 
@@ -91,7 +92,7 @@ final class CodeCheck {
     }
 
     private static Outcome locked(UserRecord record, long now) {
-        var body = Reply.object().put("retry_after", Math.max(1, record.lockedUntil() - now));
+        var body = Reply.object().put(Keys.RETRY_AFTER, Math.max(1, record.lockedUntil() - now));
         return new Outcome(Reply.no(Reasons.LOCKED, body), false);
     }
 
@@ -101,7 +102,7 @@ final class CodeCheck {
         // One conditional write decides, so that with a shared database one daemon's OK is
         // every other daemon's replay.
         if (store.acceptStep(name, generation, step, now)) {
-            return new Outcome(Reply.ok(Reply.object().put("method", "totp")), true);
+            return new Outcome(Reply.ok(Reply.object().put(Keys.METHOD, "totp")), true);
         }
         UserRecord current = store.user(name).orElse(null);
         if (current == null || current.generation() != generation) {
@@ -126,8 +127,8 @@ final class CodeCheck {
             return fail(store, name, generation, Reasons.INVALID, now);
         }
         UserRecord updated = current.backupUsed(index, now);
-        return new Outcome(Reply.ok(Reply.object().put("method", "backup")
-                .put("backup_codes_left", updated.backupCodesLeft())), true);
+        return new Outcome(Reply.ok(Reply.object().put(Keys.METHOD, "backup")
+                .put(Keys.BACKUP_CODES_LEFT, updated.backupCodesLeft())), true);
     }
 
     /** The index of the unused backup code with this hash, or -1; every slot is compared. */

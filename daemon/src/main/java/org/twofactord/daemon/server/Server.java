@@ -26,6 +26,7 @@ import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.twofactord.daemon.auth.Owners;
 import org.twofactord.daemon.auth.Roles;
 import org.twofactord.daemon.auth.UserDatabase;
 import org.twofactord.daemon.config.Config;
@@ -125,9 +126,12 @@ public final class Server implements AutoCloseable {
         Writer startedWriter = null;
         try {
             startedWriter = new Writer(store, config.groupCommit());
+            this.roles = new Roles(options.users(), config.adminGroup(), config.verifierGroup(), options.rootUid(),
+                    config.ownersFile().map(f -> new Owners(f, options.rootUid())).orElse(Owners.NONE));
             this.services = new Services(config, store, startedWriter, key, options.clock(), options.random(),
-                    defaultIssuer(), options.version());
-            this.roles = new Roles(options.users(), config.adminGroup(), config.verifierGroup(), options.rootUid());
+                    defaultIssuer(), options.version(), roles);
+            config.requireGroup().filter(g -> options.users().group(g).isEmpty()).ifPresent(g -> log.warn(
+                    "require_group {} does not exist (yet): nobody is required by it", g));
             this.dispatcher = new Dispatcher(services);
             if (inherited != null) {
                 // systemd made this socket with the unit's mode and group, and keeps it after we

@@ -7,6 +7,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.twofactord.daemon.auth.Roles;
 import org.twofactord.daemon.config.Config;
 import org.twofactord.daemon.policy.Lockout;
 import org.twofactord.daemon.policy.PolicyMode;
@@ -32,9 +33,11 @@ final class Services {
     final Stats stats = new Stats();
     final String defaultIssuer;
     final String version;
+    /** Roles, owners and group membership (for {@code as=} and {@code require_group}). */
+    final Roles roles;
 
     Services(Config config, Store store, Writer writer, MasterKey key, Clock clock, SecureRandom random,
-             String defaultIssuer, String version) {
+             String defaultIssuer, String version, Roles roles) {
         this.config = config;
         this.store = store;
         this.writer = writer;
@@ -45,6 +48,7 @@ final class Services {
         this.random = random;
         this.defaultIssuer = defaultIssuer;
         this.version = version;
+        this.roles = roles;
     }
 
     long nowS() {
@@ -53,6 +57,25 @@ final class Services {
 
     PolicyMode policy() {
         return store.meta(Store.META_POLICY).flatMap(PolicyMode::fromWire).orElse(PolicyMode.DISABLED);
+    }
+
+    /**
+     * Whether {@code name} must enrol before it may log in although the policy is only optional:
+     * marked with REQUIRE, or a member of {@code require_group}.
+     */
+    boolean required(String name) {
+        return requiredBy(name) != null;
+    }
+
+    /** "account" (marked), "group" (require_group), or null. */
+    String requiredBy(String name) {
+        if (store.required(name)) {
+            return "account";
+        }
+        if (config.requireGroup().isPresent() && roles.inGroup(name, config.requireGroup().get())) {
+            return "group";
+        }
+        return null;
     }
 
     String issuer() {

@@ -23,11 +23,12 @@ import org.twofactord.daemon.store.UserRecord;
 import org.twofactord.daemon.totp.Base32;
 import org.twofactord.daemon.totp.TotpEngine;
 import org.twofactord.protocol.Commands;
+import org.twofactord.protocol.Keys;
 import org.twofactord.protocol.Reasons;
 import org.twofactord.protocol.Reply;
 import org.twofactord.protocol.Request;
 
-/** The commands that act on users: CHECK, VERIFY, ENROLL, CONFIRM, REMOVE, USER, USERS, BACKUP, UNLOCK. */
+/** The commands that act on users: CHECK, VERIFY, ENROLL, CONFIRM, REMOVE, USER, USERS, BACKUP, UNLOCK, IMPORT, REQUIRE. */
 final class UserHandlers {
     /** How long an ENROLL stays pending. */
     static final long PENDING_S = 600;
@@ -38,6 +39,7 @@ final class UserHandlers {
     private static final Logger log = LoggerFactory.getLogger(UserHandlers.class);
     private static final Set<String> VERIFY_ARGS = Set.of(Commands.ARG_SERVICE, Commands.ARG_RHOST);
     private static final Set<String> PROOF_ARG = Set.of(Commands.ARG_CODE);
+    private static final Set<String> REMOVE_ARGS = Set.of(Commands.ARG_CODE, Commands.ARG_EXCEPT);
 
     private final Services services;
     private final CodeCheck codes;
@@ -50,16 +52,29 @@ final class UserHandlers {
     Reply check(Caller caller, Request request) {
         String name = Args.of(request, Set.of()).count(1, 1, "CHECK <user>").user(0);
         boolean enrolled = services.store.user(name).isPresent();
-        return switch (services.policy().decide(enrolled)) {
-            case ASK -> Reply.ok(Reply.object().put("required", true));
+        return switch (decide(name, enrolled)) {
+            case ASK -> Reply.ok(Reply.object().put(Keys.REQUIRED, true));
             case NONE_POLICY_DISABLED -> notRequired("policy-disabled");
             case NONE_NOT_ENROLLED -> notRequired("not-enrolled");
             case DENY_ENROLL_REQUIRED -> Reply.no(Reasons.ENROLL_REQUIRED);
         };
     }
 
+    /**
+     * The policy's decision for a user, with its account's own requirement: an account marked
+     * required (or in require_group) without 2FA is denied under the optional policy as under
+     * the required one. Looked up only when it can change the answer.
+     */
+    private PolicyMode.Decision decide(String name, boolean enrolled) {
+        PolicyMode.Decision decision = services.policy().decide(enrolled);
+        if (decision == PolicyMode.Decision.NONE_NOT_ENROLLED && services.required(name)) {
+            return PolicyMode.Decision.DENY_ENROLL_REQUIRED;
+        }
+        return decision;
+    }
+
     private static Reply notRequired(String reason) {
-        return Reply.ok(Reply.object().put("required", false).put("reason", reason));
+        return Reply.ok(Reply.object().put(Keys.REQUIRED, false).put(Keys.REASON, reason));
     }
 
     Reply verify(Caller caller, Request request) throws StoreException {
@@ -67,10 +82,10 @@ final class UserHandlers {
         String name = args.user(0);
         String code = args.positional.get(1);
         Optional<UserRecord> record = services.store.user(name);
-        PolicyMode.Decision decision = services.policy().decide(record.isPresent());
+        PolicyMode.Decision decision = decide(name, record.isPresent());
         return switch (decision) {
-            case NONE_POLICY_DISABLED -> Reply.ok(Reply.object().put("method", "none").put("reason", "policy-disabled"));
-            case NONE_NOT_ENROLLED -> Reply.ok(Reply.object().put("method", "none").put("reason", "not-enrolled"));
+            case NONE_POLICY_DISABLED -> Reply.ok(Reply.object().put(Keys.METHOD, "none").put(Keys.REASON, "policy-disabled"));
+            case NONE_NOT_ENROLLED -> Reply.ok(Reply.object().put(Keys.METHOD, "none").put(Keys.REASON, "not-enrolled"));
             case DENY_ENROLL_REQUIRED -> Reply.no(Reasons.ENROLL_REQUIRED);
             case ASK -> codes.check(name, record.get(), code).reply();
         };
@@ -95,6 +110,10 @@ final class UserHandlers {
     Reply enroll(Caller caller, Request request) throws StoreException {
         Args args = Args.of(request, PROOF_ARG).count(1, 1, "ENROLL <user> [code=<code>]");
         String name = args.user(0);
+        if (!caller.admin() && services.policy() == PolicyMode.DISABLED) {
+            // As in WHM: the policy is switched on before accounts set up 2FA for themselves.
+            return Reply.no(Reasons.POLICY_DISABLED);
+        }
         Optional<Reply> refusal = proof(caller, name, services.store.user(name), args.named(Commands.ARG_CODE));
         if (refusal.isPresent()) {
             return refusal.get();
@@ -112,15 +131,15 @@ final class UserHandlers {
         Arrays.fill(secret, (byte) 0);
         int digits = services.totp.digits();
         return Reply.ok(Reply.object()
-                .put("user", name)
-                .put("issuer", issuer)
-                .put("account", name)
-                .put("secret", base32)
-                .put("otpauth_url", otpauthUrl(issuer, name, base32, digits))
-                .put("digits", digits)
-                .put("period", TotpEngine.PERIOD_S)
-                .put("algorithm", "SHA1")
-                .put("expires_in", PENDING_S));
+                .put(Keys.USER, name)
+                .put(Keys.ISSUER, issuer)
+                .put(Keys.ACCOUNT, name)
+                .put(Keys.SECRET, base32)
+                .put(Keys.OTPAUTH_URL, otpauthUrl(issuer, name, base32, digits))
+                .put(Keys.DIGITS, digits)
+                .put(Keys.PERIOD, TotpEngine.PERIOD_S)
+                .put(Keys.ALGORITHM, "SHA1")
+                .put(Keys.EXPIRES_IN, PENDING_S));
     }
 
     /** The key URI that authenticator apps scan; spaces are %20, never '+'. */
@@ -165,7 +184,7 @@ final class UserHandlers {
             log.warn("CONFIRM for {}: the security code is invalid, but it matches a time {} s {} the server's "
                     + "clock; check the server's time synchronisation (timedatectl, chrony or systemd-timesyncd)",
                     name, Math.abs(skewS), skewS > 0 ? "ahead of" : "behind");
-            return Reply.no(Reasons.INVALID, Reply.object().put("clock_skew_s", skewS));
+            return Reply.no(Reasons.INVALID, Reply.object().put(Keys.CLOCK_SKEW_S, skewS));
         }
         List<String> backup = newBackupCodes();
         byte[] hashes = backupHashes(name, backup);
@@ -209,7 +228,7 @@ final class UserHandlers {
 
     private static ObjectNode backupReply(List<String> codes) {
         ObjectNode body = Reply.object();
-        ArrayNode array = body.putArray("backup_codes");
+        ArrayNode array = body.putArray(Keys.BACKUP_CODES);
         codes.forEach(array::add);
         return body;
     }
@@ -240,26 +259,44 @@ final class UserHandlers {
     }
 
     Reply remove(Caller caller, Request request) throws StoreException {
-        Args args = Args.of(request, PROOF_ARG).count(1, Integer.MAX_VALUE, "REMOVE <user> [<user> ...] [code=<code>] | REMOVE *");
+        Args args = Args.of(request, REMOVE_ARGS).count(1, Integer.MAX_VALUE,
+                "REMOVE <user> [<user> ...] [code=<code>] | REMOVE * [except=<user>]");
+        String except = args.named(Commands.ARG_EXCEPT);
         List<String> names;
         if (args.positional.contains("*")) {
             if (args.positional.size() != 1 || args.named(Commands.ARG_CODE) != null) {
-                throw RequestError.badRequest("usage: REMOVE *");
+                throw RequestError.badRequest("usage: REMOVE * [except=<user>]");
             }
+            if (except != null) {
+                Args.checkUser(except);
+            }
+            // An administrator: every account; an owner: every account it owns. Never the
+            // caller's own (nor, with as=, the person's), nor the one named by except=.
             names = new ArrayList<>(services.store.names());
+            if (!caller.admin()) {
+                names.retainAll(Set.copyOf(caller.ownedAccounts()));
+            }
             caller.selfName().ifPresent(names::remove);
+            names.remove(except);
         } else {
+            if (except != null) {
+                throw RequestError.badRequest("except= goes with REMOVE * only");
+            }
             LinkedHashSet<String> unique = new LinkedHashSet<>();
             for (String name : args.positional) {
                 unique.add(Args.checkUser(name));
             }
             names = new ArrayList<>(unique);
             if (!caller.admin()) {
-                // A self caller names only itself (the dispatcher checked): one proof covers it.
-                String self = names.get(0);
-                Optional<Reply> refusal = proof(caller, self, services.store.user(self), args.named(Commands.ARG_CODE));
-                if (refusal.isPresent()) {
-                    return refusal.get();
+                // The dispatcher let only the caller's own name and accounts it owns through; its
+                // own needs the proof for self changes, one proof for the request.
+                Optional<String> self = names.stream().filter(caller::isSelf).findFirst();
+                if (self.isPresent()) {
+                    Optional<Reply> refusal = proof(caller, self.get(), services.store.user(self.get()),
+                            args.named(Commands.ARG_CODE));
+                    if (refusal.isPresent()) {
+                        return refusal.get();
+                    }
                 }
             }
         }
@@ -274,9 +311,9 @@ final class UserHandlers {
             return null;
         });
         ObjectNode body = Reply.object();
-        ArrayNode gone = body.putArray("removed");
+        ArrayNode gone = body.putArray(Keys.REMOVED);
         removed.forEach(gone::add);
-        ArrayNode not = body.putArray("not_enrolled");
+        ArrayNode not = body.putArray(Keys.NOT_ENROLLED);
         notEnrolled.forEach(not::add);
         return Reply.ok(body);
     }
@@ -286,11 +323,27 @@ final class UserHandlers {
         return Reply.ok(userObject(name));
     }
 
+    /**
+     * USERS: an administrator sees every account with 2FA, a pending enrolment or a required
+     * mark; an owner sees the accounts it owns (whatever their state) and itself. With
+     * {@code owner=<name>}: the accounts that name owns (an owner may ask only for its own).
+     */
     Reply users(Caller caller, Request request) {
-        Args.of(request, Set.of()).count(0, 0, "USERS");
+        Args args = Args.of(request, Set.of(Commands.ARG_OWNER)).count(0, 0, "USERS [owner=<name>]");
+        String owner = args.named(Commands.ARG_OWNER);
+        java.util.SortedSet<String> names = new java.util.TreeSet<>();
+        if (owner != null) {
+            names.addAll(services.roles.owners().accountsOf(Args.checkUser(owner)));
+        } else if (caller.admin()) {
+            names.addAll(services.store.names());
+            names.addAll(services.store.requiredNames());
+        } else {
+            names.addAll(caller.ownedAccounts());
+            caller.selfName().ifPresent(names::add);
+        }
         ObjectNode body = Reply.object();
-        ArrayNode array = body.putArray("users");
-        for (String name : services.store.names()) {
+        ArrayNode array = body.putArray(Keys.USERS);
+        for (String name : names) {
             array.add(userObject(name));
         }
         return Reply.ok(body);
@@ -300,14 +353,53 @@ final class UserHandlers {
         long now = services.nowS();
         Optional<UserRecord> record = services.store.user(name);
         boolean pending = services.store.pending(name).filter(p -> !p.expiredAt(now)).isPresent();
-        ObjectNode o = Reply.object().put("user", name).put("enrolled", record.isPresent());
-        putTime(o, "enrolled_at", record.map(UserRecord::enrolledAt).orElse(0L));
-        putTime(o, "last_used_at", record.map(UserRecord::lastUsedAt).orElse(0L));
-        o.put("backup_codes_left", record.map(UserRecord::backupCodesLeft).orElse(0));
-        o.put("failures", record.map(UserRecord::failures).orElse(0));
-        putTime(o, "locked_until", record.filter(r -> r.lockedAt(now)).map(UserRecord::lockedUntil).orElse(0L));
-        o.put("pending", pending);
+        boolean locked = record.filter(r -> r.lockedAt(now)).isPresent();
+        ObjectNode o = Reply.object().put(Keys.USER, name).put(Keys.ENROLLED, record.isPresent());
+        putTime(o, Keys.ENROLLED_AT, record.map(UserRecord::enrolledAt).orElse(0L));
+        putTime(o, Keys.LAST_USED_AT, record.map(UserRecord::lastUsedAt).orElse(0L));
+        o.put(Keys.BACKUP_CODES_LEFT, record.map(UserRecord::backupCodesLeft).orElse(0));
+        // A lock is set by the max_failures-th failure in a row, and the count starts again
+        // afterwards: while it holds, the count that led to it.
+        o.put(Keys.FAILURES, locked ? services.config.maxFailures() : record.map(UserRecord::failures).orElse(0));
+        putTime(o, Keys.LOCKED_UNTIL, locked ? record.get().lockedUntil() : 0L);
+        o.put(Keys.PENDING, pending);
+        String requiredBy = services.requiredBy(name);
+        o.put(Keys.REQUIRED, requiredBy != null);
+        if (requiredBy == null) {
+            o.putNull(Keys.REQUIRED_BY);
+        } else {
+            o.put(Keys.REQUIRED_BY, requiredBy);
+        }
+        Optional<String> owner = services.roles.owners().ownerOf(name);
+        if (owner.isPresent()) {
+            o.put(Keys.OWNER, owner.get());
+        } else {
+            o.putNull(Keys.OWNER);
+        }
         return o;
+    }
+
+    /**
+     * REQUIRE user [on|off]: marks the account required, so that it must enrol before it may
+     * log in whatever the policy's mode (unless disabled), or clears the mark. Admin only.
+     */
+    Reply require(Caller caller, Request request) throws StoreException {
+        Args args = Args.of(request, Set.of()).count(1, 2, "REQUIRE <user> [on|off]");
+        String name = args.user(0);
+        boolean on = true;
+        if (args.positional.size() == 2) {
+            String word = args.positional.get(1).toUpperCase(java.util.Locale.ROOT);
+            if (!word.equals(Commands.ON) && !word.equals(Commands.OFF)) {
+                throw RequestError.badRequest("usage: REQUIRE <user> [on|off]");
+            }
+            on = word.equals(Commands.ON);
+        }
+        boolean mark = on;
+        services.write(store -> {
+            store.setRequired(name, mark);
+            return null;
+        });
+        return Reply.ok(userObject(name));
     }
 
     private static void putTime(ObjectNode o, String key, long epochS) {
@@ -366,7 +458,7 @@ final class UserHandlers {
             store.removePending(name);
             return null;
         });
-        return Reply.ok(Reply.object().put("user", name).put("backup_codes_left", codes.size()));
+        return Reply.ok(Reply.object().put(Keys.USER, name).put(Keys.BACKUP_CODES_LEFT, codes.size()));
     }
 
     Reply unlock(Caller caller, Request request) throws StoreException {

@@ -24,6 +24,13 @@ class RolesTest {
         }
 
         @Override
+        public Optional<Account> byName(String name) {
+            lookups.add("name " + name);
+            return name.equals("root") ? Optional.of(new Account("root", 0, 0))
+                    : name.equals("alice") ? Optional.of(new Account("alice", 1000, 1000)) : Optional.empty();
+        }
+
+        @Override
         public Optional<Group> group(String name) {
             lookups.add("group " + name);
             return Optional.of(new Group(name, name.equals("twofactord") ? 990 : 991, Set.of()));

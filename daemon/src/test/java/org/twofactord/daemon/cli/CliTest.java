@@ -129,8 +129,9 @@ class CliTest {
         enrol("bob");
         Cli.Run users = Cli.run(socket, "users");
         String[] lines = users.out().split("\n");
-        assertTrue(lines[0].matches("USER +ENROLLED AT +LAST USED +BACKUP +FAILURES +LOCKED UNTIL"), lines[0]);
-        assertTrue(lines[1].matches("alice +\\d{4}-\\d\\d-\\d\\dT[\\d:]+Z +- +10 +0 +-"), lines[1]);
+        assertTrue(lines[0].matches("USER +ENROLLED AT +LAST USED +BACKUP +FAILURES +LOCKED UNTIL +REQUIRED +OWNER"),
+                lines[0]);
+        assertTrue(lines[1].matches("alice +\\d{4}-\\d\\d-\\d\\dT[\\d:]+Z +- +10 +0 +- +- +-"), lines[1]);
         assertTrue(lines[2].startsWith("bob "), lines[2]);
         JsonNode json = JSON.readTree(Cli.run(socket, "users", "--json").out());
         assertEquals(2, json.get("users").size());
@@ -142,6 +143,9 @@ class CliTest {
         }
         Cli.Run locked = Cli.run(socket, "verify", "alice", Totp.code(alice.get(0), daemon.clock, 0));
         assertEquals(new Cli.Run(1, "no: too many wrong codes; the account is locked for now; try again in 60 s\n", ""), locked);
+        String lockedRow = Cli.run(socket, "users").out().split("\n")[1];
+        assertTrue(lockedRow.matches("alice .* 5 +\\d{4}-\\d\\d-\\d\\dT[\\d:]+Z +- +-"),
+                "the failures that led to the lock, next to it: " + lockedRow);
         assertEquals(new Cli.Run(0, "unlocked: alice\n", ""), Cli.run(socket, "unlock", "alice"));
         assertEquals(0, Cli.run(socket, "verify", "alice", alice.get(1)).exit());
 
@@ -160,6 +164,38 @@ class CliTest {
         assertTrue(refused.err().contains("needs --yes when not run on a terminal"));
         assertEquals(1, Cli.run(socket, "no\n", true, "remove", "--all").exit());
         assertEquals(new Cli.Run(0, "removed: bob\n", ""), Cli.run(socket, "remove", "--all", "--yes"));
+    }
+
+    /** require/unrequire, users --owner, remove --all --except, and --as (protocol 1.1) through the command line. */
+    @Test
+    void requireOwnersExceptAndAs() throws Exception {
+        daemon.close();
+        Path owners = dir.resolve("owners");
+        java.nio.file.Files.writeString(owners, "alice: reseller\nbob: reseller\ncarol: other\n");
+        daemon = new TestDaemon(dir).users(TestDaemon.fixedUsers(java.util.Map.of(TestDaemon.currentUid(), "root",
+                2001L, "reseller", 2002L, "alice"), java.util.Map.of())).set("owners_file", owners.toString()).start();
+        socket = daemon.socket();
+        Cli.run(socket, "policy", "enable");
+        assertEquals(new Cli.Run(0, "required: dora\nrequired: erin\n", ""), Cli.run(socket, "require", "dora", "erin"));
+        assertTrue(Cli.run(socket, "user", "dora").out().contains("required:     yes (marked: must enrol"));
+        assertEquals(1, Cli.run(socket, "verify", "dora", "123456").exit(), "refused until she enrols");
+        assertEquals(new Cli.Run(0, "not required: erin\n", ""), Cli.run(socket, "unrequire", "erin"));
+        Cli.Run bad = Cli.run(socket, "require", "bad name");
+        assertEquals(2, bad.exit());
+        assertTrue(bad.err().contains("'bad name' is not a valid user name"), bad.err());
+        for (String name : List.of("alice", "bob", "carol")) {
+            enrol(name);
+        }
+        String[] owned = Cli.run(socket, "users", "--owner", "reseller").out().split("\n");
+        assertEquals(3, owned.length, String.join("\n", owned));
+        assertTrue(owned[1].startsWith("alice ") && owned[1].endsWith(" reseller"), owned[1]);
+        assertEquals(3, Cli.run(socket, "stats", "--as", "reseller").exit(), "as= narrows: a reseller is no admin");
+        assertEquals(2, Cli.run(socket, "users", "--as", "bad name").exit());
+        assertEquals(new Cli.Run(0, "removed: bob\n", ""),
+                Cli.run(socket, "remove", "--all", "--except", "alice", "--yes", "--as", "reseller"));
+        assertTrue(JSON.readTree(Cli.run(socket, "user", "carol", "--json").out()).get("enrolled").asBoolean(),
+                "another reseller's account is untouched");
+        assertEquals(2, Cli.run(socket, "remove", "alice", "--except", "bob").exit());
     }
 
     @Test

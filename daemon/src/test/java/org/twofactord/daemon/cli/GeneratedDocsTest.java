@@ -20,7 +20,7 @@ class GeneratedDocsTest {
         String man = Files.readString(dir.resolve("twofactord.8"));
         String bash = Files.readString(dir.resolve("twofactord.bash"));
         for (String cmd : List.of("serve", "status", "policy", "issuer", "users", "user", "enroll", "remove", "backup",
-                "unlock", "verify", "stats", "import google\\-authenticator", "import pam\\-oath", "store export FILE",
+                "unlock", "require", "unrequire", "verify", "stats", "import google\\-authenticator", "import pam\\-oath", "store export FILE",
                 "store import FILE")) {
             assertTrue(man.contains(".SS \"twofactord " + cmd), "man page lacks " + cmd);
             assertTrue(bash.contains(cmd.replace("\\-", "-").split(" ")[0]), "completion lacks " + cmd);

@@ -98,12 +98,14 @@ class ClientLibraryReasonsTest {
             client.verify("alice", Totp.wrongCode(e.secret(), daemon.clock));
             UserInfo locked = client.userInfo("alice");
             assertNotNull(locked.lockedUntil());
-            assertEquals(0, locked.failures(), "the count starts again once the lock is set");
+            // Issue 17: while locked, USER shows the count that led to the lock (it said 0 before,
+            // next to locked_until, which read as "locked for no reason").
+            assertEquals(5, locked.failures(), "the failures that led to the lock");
             client.unlock("alice");
             assertNull(client.userInfo("alice").lockedUntil());
 
             UserInfo stranger = client.userInfo("nobody");
-            assertEquals(new UserInfo("nobody", false, null, null, 0, 0, null, false), stranger);
+            assertEquals(new UserInfo("nobody", false, null, null, 0, 0, null, false, false, null, null), stranger);
         }
     }
 }

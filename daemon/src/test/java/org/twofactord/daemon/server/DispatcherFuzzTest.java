@@ -57,7 +57,10 @@ class DispatcherFuzzTest {
             MemoryStore store = new MemoryStore(); // SNAPSHOT on it fails: ERR unavailable, a valid reply
             SecureRandom random = new SecureRandom();
             Services services = new Services(config, store, new Writer(store), MasterKey.of(new byte[32], random),
-                    MutableClock.atStepStart(), random, "fuzz.example", "fuzz");
+                    MutableClock.atStepStart(), random, "fuzz.example", "fuzz",
+                    new org.twofactord.daemon.auth.Roles(org.twofactord.daemon.TestDaemon.fixedUsers(
+                            java.util.Map.of(0L, "root", 1000L, "alice"), java.util.Map.of()),
+                            "twofactord-admin", "twofactord", 0));
             return new Dispatcher(services);
         } catch (Exception e) {
             throw new IllegalStateException(e);

@@ -281,7 +281,7 @@ class SecondFactorTest {
         String reply = c.call("REMOVE *");
         assertEquals("OK {\"removed\":[\"bob\",\"carol\"],\"not_enrolled\":[]}", reply);
         c.expect("USERS", "OK {\"users\":[]}");
-        c.expect("REMOVE * alice", "ERR bad-request usage: REMOVE *");
+        c.expect("REMOVE * alice", "ERR bad-request usage: REMOVE * [except=<user>]");
     }
 
     @Test
