@@ -293,13 +293,13 @@ class LoginBrowserIT {
         return driver.findElements(By.cssSelector(css));
     }
 
-    /** The elements of {@code css} whose text has {@code text} (case aside), as Playwright's {@code hasText}. */
+    /** The elements of {@code css} whose text contains {@code text}, in any case. */
     List<WebElement> withText(String css, String text) {
         String wanted = text.toLowerCase(Locale.ROOT);
         return findAll(css).stream().filter(e -> innerText(e).toLowerCase(Locale.ROOT).contains(wanted)).toList();
     }
 
-    /** The element's {@code innerText}, as Playwright reads it (WebDriver's getText() normalises it its own way). */
+    /** The element's {@code innerText} as the page has it (WebDriver's getText() trims and normalises it its own way). */
     String innerText(WebElement element) {
         return (String) driver.executeScript("return arguments[0].innerText;", element);
     }
@@ -358,7 +358,7 @@ class LoginBrowserIT {
         click(find(css));
     }
 
-    /** Clicks the one link or button that says {@code text}, as Playwright's {@code text=} selector. */
+    /** Clicks the one link or button whose text contains {@code text}: two would make the step ambiguous. */
     void clickText(String text) {
         clickText("", text);
     }
