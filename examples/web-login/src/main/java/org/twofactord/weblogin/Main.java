@@ -38,7 +38,8 @@ public final class Main {
             serve    the demo panel on http://127.0.0.1:PORT/ (port 0, the default: any free port,
                      printed and written to --port-file); --admin names a panel administrator
                      (default root); --secure-cookie when a TLS proxy is in front
-            passwd   adds USER to the password file, or sets a new password
+            passwd   adds USER to the password file, or sets a new password (serve reads the
+                     file once, at start: restart it to take the change)
             """;
 
     private Main() {

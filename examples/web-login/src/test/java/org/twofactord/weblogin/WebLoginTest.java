@@ -24,7 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The web app over real HTTP, on the paths that need no daemon: cookies, CSRF, headers, the
  * password page, and failing closed when the daemon cannot be reached. The browser test
- * (run-browser-test.sh) covers the rest against a real daemon.
+ * ({@link LoginBrowserIT}, run by run-browser-test.sh) covers the rest against a real daemon.
  */
 class WebLoginTest {
     @TempDir
