@@ -63,7 +63,8 @@ final class ChangeCommands {
             }
             io.out.println("Or enter it by hand:");
             io.out.println("  account: " + e.issuer() + ":" + e.account());
-            io.out.println("  key:     " + groupsOfFour(e.secret()));
+            // Whole, not in groups of four: so that it can be pasted into oathtool -b or an app.
+            io.out.println("  key:     " + e.secret());
             io.out.println("  type:    time-based, " + e.digits() + " digits, every " + e.period() + " s, " + e.algorithm());
             io.out.println();
             for (int attempt = 1; attempt <= TRIES; attempt++) {
@@ -100,17 +101,6 @@ final class ChangeCommands {
             return " It matches a time " + Math.abs(skew) + " seconds " + (skew > 0 ? "ahead of" : "behind")
                     + " this server's clock: check the time on the phone and the server's time synchronisation "
                     + "(timedatectl).";
-        }
-
-        static String groupsOfFour(String key) {
-            StringBuilder sb = new StringBuilder();
-            for (int i = 0; i < key.length(); i += 4) {
-                if (i > 0) {
-                    sb.append(' ');
-                }
-                sb.append(key, i, Math.min(key.length(), i + 4));
-            }
-            return sb.toString();
         }
     }
 
