@@ -120,7 +120,7 @@ final class AdminPages {
     private List<UserInfo> allUsers(List<UserInfo> known) {
         Map<String, UserInfo> byName = new TreeMap<>();
         for (String name : app.settings.passwords().users()) {
-            byName.put(name, new UserInfo(name, false, null, null, 0, 0, null, false));
+            byName.put(name, new UserInfo(name, false, null, null, 0, 0, null, false, false, null, null));
         }
         for (UserInfo u : known) {
             byName.put(u.user(), u);
