@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end test of the web-login example in a real browser: starts a dev-mode daemon and the
-# web app on a free port of 127.0.0.1, runs the JUnit test LoginBrowserIT (Selenium WebDriver from
+# End-to-end test of the web-login example in a real browser: starts a dev-mode daemon (with an
+# owners file: two resellers) and the web app on a free port of 127.0.0.1, runs the JUnit test LoginBrowserIT (Selenium WebDriver from
 # Maven Central driving Debian's headless chromium through Debian's chromedriver), then stops both.
 # Screenshots of every page go to examples/web-login/target/screenshots/, the two servers' logs to
 # examples/web-login/target/. Then checks that no key, code or backup code the test saw is in
@@ -35,14 +35,26 @@ trap cleanup EXIT
 
 # A short lockout so that the test can go on after it, and a window of 3 steps so that it can use
 # several fresh codes without waiting 30 s for each (the daemon accepts each step once).
-cat > "$work/twofactord.conf" <<'EOF'
+# The owners file (cPanel's /etc/trueuserowners format) makes reseller1 the owner of alice and
+# bob, and reseller2 of carol: the panel shows each its Manage Users. The daemon reads it only if
+# it belongs to its own user (root; in dev mode the running uid) and nobody else may write it.
+cat > "$work/twofactord.conf" <<EOF
 lockout_s = 2
 window = 3
+owners_file = $work/owners
 EOF
+cat > "$work/owners" <<'EOF'
+alice: reseller1
+bob: reseller1
+carol: reseller2
+reseller1: root
+reseller2: root
+EOF
+chmod 0644 "$work/owners"
 
 # One random password for the demo users of this run.
 password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-for user in root alice bob; do
+for user in root alice bob carol reseller1 reseller2; do
     printf '%s\n' "$password" | java -jar examples/web-login/target/web-login.jar passwd "$work/passwords" "$user" >/dev/null
 done
 

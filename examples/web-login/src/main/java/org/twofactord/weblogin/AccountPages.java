@@ -153,7 +153,7 @@ final class AccountPages {
     private void render(Request r, int status, String content) throws IOException {
         boolean signedIn = r.stage() == Stage.SIGNED_IN;
         r.http.html(status, Html.page("Manage My Account", r.user(),
-                signedIn ? app.nav(r.user(), "/account") : List.of(), r.session.csrfToken(), content));
+                signedIn ? app.nav(r, "/account") : List.of(), r.session.csrfToken(), content));
     }
 
     /** POST /account/setup: a first enrolment. ENROLL, then the setup page shows the QR code. */

@@ -42,7 +42,7 @@ final class AdminPages {
             return false;
         }
         if (!app.isAdmin(r.user())) {
-            r.http.html(403, Html.page("Access Denied", r.user(), app.nav(r.user(), ""), r.session.csrfToken(),
+            r.http.html(403, Html.page("Access Denied", r.user(), app.nav(r, ""), r.session.csrfToken(),
                     "<section class=\"card\"><h1>Access Denied</h1>"
                             + Html.error("Only the server administrator can open this page.") + "</section>"));
             return false;
@@ -88,17 +88,9 @@ final class AdminPages {
                 .append("<button type=\"submit\" name=\"action\" value=\"reset\">Reset to Default</button></div></form></section>");
 
         sb.append("<section class=\"card\"><h2>Manage Users</h2><form method=\"post\" action=\"/admin/users\">").append(csrf)
-                .append("<table class=\"users\"><thead><tr><th><span class=\"sr-only\">Select</span></th><th>User</th>")
-                .append("<th>Status</th><th>Configured</th><th>Last used</th><th>Backup codes</th><th>Failed attempts</th></tr></thead><tbody>");
+                .append(USERS_TABLE_HEAD);
         for (UserInfo u : allUsers(state.users())) {
-            String id = "u-" + Html.esc(u.user());
-            sb.append("<tr><td><input type=\"checkbox\" name=\"user\" value=\"").append(Html.esc(u.user()))
-                    .append("\" id=\"").append(id).append("\"></td><td><label for=\"").append(id).append("\">")
-                    .append(Html.esc(u.user())).append("</label></td><td>").append(status(u)).append("</td><td>")
-                    .append(Html.esc(u.enrolled() ? AccountPages.time(u.enrolledAt()) : "")).append("</td><td>")
-                    .append(Html.esc(u.enrolled() ? (u.lastUsedAt() == null ? "never" : AccountPages.time(u.lastUsedAt())) : ""))
-                    .append("</td><td>").append(u.enrolled() ? Integer.toString(u.backupCodesLeft()) : "")
-                    .append("</td><td>").append(u.enrolled() ? Integer.toString(u.failures()) : "").append("</td></tr>");
+            userRow(sb, u, null);
         }
         sb.append("</tbody></table><div class=\"buttons\">")
                 .append("<button type=\"submit\" name=\"action\" value=\"reset\" class=\"danger\">Reset Selected Users</button>")
@@ -108,6 +100,32 @@ final class AdminPages {
                 .append("Reset two-factor authentication for every user except me (").append(Html.esc(r.user())).append(")</label>")
                 .append("<button type=\"submit\" class=\"danger\">Reset All Users</button></form></section>");
         render(r, status, sb.toString());
+    }
+
+    /** The head of the Manage Users table, up to its body's rows. */
+    static final String USERS_TABLE_HEAD = "<table class=\"users\"><thead><tr><th><span class=\"sr-only\">Select</span></th>"
+            + "<th>User</th><th>Status</th><th>Configured</th><th>Last used</th><th>Backup codes</th><th>Failed attempts</th>"
+            + "</tr></thead><tbody>";
+
+    /**
+     * One row of the Manage Users table. A row with a {@code note} (shown after the name) has no
+     * checkbox: the reseller's own account, which it changes on Manage My Account.
+     */
+    static void userRow(StringBuilder sb, UserInfo u, String note) {
+        String id = "u-" + Html.esc(u.user());
+        if (note == null) {
+            sb.append("<tr><td><input type=\"checkbox\" name=\"user\" value=\"").append(Html.esc(u.user()))
+                    .append("\" id=\"").append(id).append("\"></td><td><label for=\"").append(id).append("\">")
+                    .append(Html.esc(u.user())).append("</label></td><td>");
+        } else {
+            sb.append("<tr><td></td><td>").append(Html.esc(u.user())).append(" <span class=\"note\">")
+                    .append(Html.esc(note)).append("</span></td><td>");
+        }
+        sb.append(status(u)).append("</td><td>")
+                .append(Html.esc(u.enrolled() ? AccountPages.time(u.enrolledAt()) : "")).append("</td><td>")
+                .append(Html.esc(u.enrolled() ? (u.lastUsedAt() == null ? "never" : AccountPages.time(u.lastUsedAt())) : ""))
+                .append("</td><td>").append(u.enrolled() ? Integer.toString(u.backupCodesLeft()) : "")
+                .append("</td><td>").append(u.enrolled() ? Integer.toString(u.failures()) : "").append("</td></tr>");
     }
 
     private static void policyChoice(StringBuilder sb, State state, String mode, String text) {
@@ -140,7 +158,7 @@ final class AdminPages {
     }
 
     private void render(Request r, int status, String content) throws IOException {
-        r.http.html(status, Html.page("Two-Factor Authentication", r.user(), app.nav(r.user(), "/admin"),
+        r.http.html(status, Html.page("Two-Factor Authentication", r.user(), app.nav(r, "/admin"),
                 r.session.csrfToken(), "<h1 class=\"page\">Two-Factor Authentication</h1>" + content));
     }
 

@@ -37,7 +37,10 @@ public final class Main {
 
             serve    the demo panel on http://127.0.0.1:PORT/ (port 0, the default: any free port,
                      printed and written to --port-file); --admin names a panel administrator
-                     (default root); --secure-cookie when a TLS proxy is in front
+                     (default root); --secure-cookie when a TLS proxy is in front. A reseller is
+                     whoever the daemon shows owning accounts (its owners_file): it gets Manage
+                     Users for them, every request made as= itself. The panel must run as root or
+                     in the daemon's admin group for as= (and for the administrator's page)
             passwd   adds USER to the password file, or sets a new password (serve reads the
                      file once, at start: restart it to take the change)
             """;

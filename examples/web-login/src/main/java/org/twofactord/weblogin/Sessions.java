@@ -57,6 +57,8 @@ final class Sessions {
         private Instant pendingUntil;
         /** A message for the next page shown (after a redirect), shown once. */
         private String notice;
+        /** Whether the daemon shows this user owning accounts (a reseller); null until asked. */
+        private Boolean owner;
 
         private Session(String id, String csrfToken, Instant created) {
             this.id = id;
@@ -93,6 +95,14 @@ final class Sessions {
         synchronized void pending(TwoFactorClient.Enrollment enrollment, Instant until) {
             this.pending = enrollment;
             this.pendingUntil = until;
+        }
+
+        synchronized Boolean owner() {
+            return owner;
+        }
+
+        synchronized void owner(boolean owns) {
+            this.owner = owns;
         }
 
         synchronized void notice(String text) {

@@ -13,12 +13,15 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import org.twofactord.protocol.ErrorCodes;
+import org.twofactord.protocol.TwoFactorException;
 import org.twofactord.weblogin.Sessions.Session;
 import org.twofactord.weblogin.Sessions.Stage;
 
 /**
- * The web application: an {@link HttpServer} on 127.0.0.1, one router, and the three groups of
- * pages (log in, Manage My Account, the administrator's Two-Factor Authentication page).
+ * The web application: an {@link HttpServer} on 127.0.0.1, one router, and the four groups of
+ * pages (log in, Manage My Account, the administrator's Two-Factor Authentication page, a
+ * reseller's Manage Users).
  */
 final class WebLogin {
     static final System.Logger LOG = System.getLogger("twofactord.weblogin");
@@ -35,6 +38,7 @@ final class WebLogin {
     private final LoginPages login;
     private final AccountPages account;
     private final AdminPages admin;
+    private final ResellerPages reseller;
     private final byte[] css;
     private HttpServer server;
     private ExecutorService executor;
@@ -46,6 +50,7 @@ final class WebLogin {
         this.login = new LoginPages(this);
         this.account = new AccountPages(this);
         this.admin = new AdminPages(this);
+        this.reseller = new ResellerPages(this);
         try (InputStream in = WebLogin.class.getResourceAsStream("style.css")) {
             if (in == null) {
                 throw new IOException("style.css is missing from the jar");
@@ -132,6 +137,9 @@ final class WebLogin {
             case "POST /admin/issuer" -> admin.issuer(r);
             case "POST /admin/users" -> admin.users(r);
             case "POST /admin/reset-all" -> admin.resetAll(r);
+            case "GET /reseller" -> reseller.show(r);
+            case "POST /reseller/users" -> reseller.users(r);
+            case "POST /reseller/reset-all" -> reseller.resetAll(r);
             default -> r.http.html(404, Html.page("Not Found", null, List.of(), null,
                     "<section class=\"card narrow\"><h1>Not Found</h1><p><a href=\"/\">Home</a></p></section>"));
         }
@@ -155,12 +163,44 @@ final class WebLogin {
         return user != null && settings.admins().contains(user);
     }
 
+    /**
+     * True if the daemon shows this signed-in user, not a panel administrator, owning accounts:
+     * {@code USERS as=<user>} answers, and lists an account whose owner is the user (owners_file,
+     * docs/integration.md). Asked once per session, for the top bar; every request of the page
+     * itself is decided by the daemon again. If the daemon cannot be asked, no (asked again later).
+     */
+    boolean isOwner(Request r) {
+        String user = r.user();
+        if (r.stage() != Stage.SIGNED_IN || isAdmin(user)) {
+            return false;
+        }
+        Boolean known = r.session.owner();
+        if (known != null) {
+            return known;
+        }
+        try {
+            boolean owns = settings.daemon().call(c -> c.actingAs(user, a -> a.users()))
+                    .stream().anyMatch(u -> user.equals(u.owner()));
+            r.session.owner(owns);
+            return owns;
+        } catch (IOException e) {
+            if (e instanceof TwoFactorException t && ErrorCodes.FORBIDDEN.equals(t.word())) {
+                r.session.owner(false); // the daemon gives this user no accounts
+                return false;
+            }
+            LOG.log(System.Logger.Level.WARNING, "cannot ask whether " + user + " owns accounts: " + e.getMessage());
+            return false;
+        }
+    }
+
     /** The top bar's links for a signed-in user. */
-    List<Html.NavLink> nav(String user, String current) {
+    List<Html.NavLink> nav(Request r, String current) {
         List<Html.NavLink> links = new ArrayList<>();
         links.add(new Html.NavLink("/account", "Manage My Account", current.equals("/account")));
-        if (isAdmin(user)) {
+        if (isAdmin(r.user())) {
             links.add(new Html.NavLink("/admin", "Two-Factor Authentication", current.equals("/admin")));
+        } else if (isOwner(r)) {
+            links.add(new Html.NavLink("/reseller", "Manage Users", current.equals("/reseller")));
         }
         return links;
     }

@@ -609,10 +609,14 @@ class LoginBrowserIT {
         screenshot("new-backup-codes");
         clickText("Continue");
         assertEquals("10", innerText(findAll("dl.facts dd").get(2)));
-        // Not an administrator: no admin page.
+        // Not an administrator: no admin page; she owns no accounts: no Manage Users either.
         assertEquals(0, withText("header nav a", "Two-Factor Authentication").size());
         open("/admin");
         assertEquals(403, status());
+        assertEquals(0, withText("header nav a", "Manage Users").size());
+        open("/reseller");
+        assertEquals(403, status(), "the daemon refuses alice the accounts of a reseller");
+        assertMatches("Only a reseller", alertText());
         logOut();
     }
 
@@ -660,7 +664,8 @@ class LoginBrowserIT {
     @DisplayName("the administrator resets alice and requires two-factor authentication")
     void administratorResetsAliceAndRequires() throws Exception {
         logIn("root");
-        open("/admin");
+        open("/reseller");
+        assertEquals("/admin", path(), "the administrator has his own page for every user");
         assertMatches("Configured", userRow("alice"));
         assertMatches("Not configured", userRow("bob"));
         screenshot("admin-manage-users");
@@ -696,6 +701,141 @@ class LoginBrowserIT {
         clickText("Continue");
         assertEquals(1, withText("header nav a", "Manage My Account").size(), "now in");
         assertEquals(0, findAll("button[value=remove]").size(), "required: no removing");
+        logOut();
+    }
+
+    // ---- a reseller: reseller1 owns alice and bob, reseller2 owns carol (run-browser-test.sh's owners file) ----
+
+    /** A first login under the "required" policy: the user sets up 2FA before anything else. */
+    Authenticator setUpAtFirstLogin(String user) throws Exception {
+        logIn(user);
+        assertMatches("requires two-factor authentication", alertText());
+        clickText("Set Up Two-Factor Authentication");
+        Authenticator phone = new Authenticator(readSetupPage());
+        typeCode(phone.next());
+        assertMatches("now configured", alertText());
+        noted(findAll("ol.codes code").stream().map(this::innerText).toArray(String[]::new));
+        clickText("Continue");
+        return phone;
+    }
+
+    /** The user names of the Manage Users table, in its order. */
+    List<String> listedUsers() {
+        return findAll("table.users tbody tr").stream()
+                .map(row -> innerText(row.findElements(By.tagName("td")).get(1)).strip().split("\\s+")[0]).toList();
+    }
+
+    /** The cells of {@code user}'s row in Manage Users, found anew on each call. */
+    List<String> userCells(String user) {
+        List<WebElement> rows = findAll("table.users tbody tr").stream()
+                .filter(row -> innerText(row.findElements(By.tagName("td")).get(1)).strip().startsWith(user)).toList();
+        assertEquals(1, rows.size(), "one row for " + user);
+        return rows.get(0).findElements(By.tagName("td")).stream().map(this::innerText).map(String::strip).toList();
+    }
+
+    static final int STATUS = 2;
+    static final int FAILED_ATTEMPTS = 6;
+
+    @Test
+    @Order(12)
+    @DisplayName("bob and carol set up two-factor authentication at their next login; alice mistypes her code four times")
+    void bobAndCarolSetUpAliceMistypes() throws Exception {
+        bob = setUpAtFirstLogin("bob");
+        logOut();
+        setUpAtFirstLogin("carol");
+        logOut();
+        // One short of the lock (max_failures = 5): the failures stay counted for the reseller to see.
+        logIn("alice", "/login/code");
+        for (int i = 1; i <= 4; i++) {
+            typeCode(alice.wrong());
+            assertEquals("The security code is invalid.", alertText(), "wrong code " + i);
+        }
+        // She gives up; the code page has no log-out.
+        driver.manage().deleteAllCookies();
+    }
+
+    @Test
+    @Order(13)
+    @DisplayName("reseller1 logs in and sees Manage Users with only its accounts; it unlocks alice")
+    void resellerSeesOnlyItsAccountsAndUnlocks() throws Exception {
+        setUpAtFirstLogin("reseller1");
+        assertEquals(1, withText("header nav a", "Manage Users").size(), "a reseller's link");
+        assertEquals(0, withText("header nav a", "Two-Factor Authentication").size(), "no administrator's page");
+        clickText("//header//nav", "Manage Users");
+        assertEquals("/reseller", path());
+        // From the daemon's USERS as=reseller1: its accounts and itself; not carol, reseller2 or root.
+        assertEquals(List.of("alice", "bob", "reseller1"), listedUsers());
+        assertMatches("^Configured", userCells("alice").get(STATUS));
+        assertEquals("4", userCells("alice").get(FAILED_ATTEMPTS));
+        assertMatches("^Configured", userCells("bob").get(STATUS));
+        assertEquals(0, findAll("input[name=user][value=reseller1]").size(), "its own account is changed on Manage My Account");
+        assertEquals("reseller1 (you)", userCells("reseller1").get(1));
+        screenshot("reseller-manage-users");
+
+        check("#u-alice");
+        click("form[action=\"/reseller/users\"] button[value=unlock]");
+        assertEquals("/reseller", path());
+        assertEquals("Unlocked: alice.", alertText());
+        assertEquals("0", userCells("alice").get(FAILED_ATTEMPTS), "the daemon forgot her failures");
+        screenshot("reseller-unlocked");
+    }
+
+    @Test
+    @Order(14)
+    @DisplayName("reseller1 resets bob, then every account it owns except its own")
+    void resellerResetsSelectedThenAllButItsOwn() throws Exception {
+        check("#u-bob");
+        click("form[action=\"/reseller/users\"] button[value=reset]");
+        assertEquals("/reseller", path());
+        assertEquals("Two-factor authentication was reset for: bob.", alertText());
+        assertMatches("^Not configured", userCells("bob").get(STATUS));
+        assertMatches("^Configured", userCells("alice").get(STATUS));
+
+        check("form[action=\"/reseller/reset-all\"] input[name=confirm]");
+        screenshot("reseller-reset-all");
+        clickText("Reset All, Except My Own Account");
+        assertEquals("/reseller", path());
+        assertEquals("Two-factor authentication was reset for 1 account you own: alice. Your own account keeps it.",
+                alertText());
+        assertMatches("^Not configured", userCells("alice").get(STATUS));
+        assertMatches("^Configured", userCells("reseller1").get(STATUS), "its own account is spared");
+        screenshot("reseller-reset-all-done");
+    }
+
+    @Test
+    @Order(15)
+    @DisplayName("a form tampered with to name carol, another reseller's account, gets the daemon's forbidden")
+    void forgedFormNamingAnotherResellersAccountIsRefused() throws Exception {
+        // As if the page had been tricked: the form's checkbox now names carol.
+        driver.executeScript("arguments[0].value = 'carol';", find("#u-bob"));
+        check("#u-bob");
+        click("form[action=\"/reseller/users\"] button[value=reset]");
+        assertEquals(403, status());
+        assertEquals("The daemon refused to reset carol: you may change only the accounts you own (forbidden)."
+                + " Nothing was changed.", alertText());
+        assertEquals(List.of("alice", "bob", "reseller1"), listedUsers(), "still only its own accounts");
+        screenshot("reseller-forged-carol-refused");
+
+        // Unlock alice and carol: the daemon unlocks alice, then refuses carol.
+        driver.executeScript("arguments[0].value = 'carol';", find("#u-bob"));
+        check("#u-alice");
+        check("#u-bob");
+        click("form[action=\"/reseller/users\"] button[value=unlock]");
+        assertEquals(403, status());
+        assertEquals("The daemon refused to unlock carol: you may change only the accounts you own (forbidden)."
+                + " Done before the refusal: alice.", alertText());
+        logOut();
+    }
+
+    @Test
+    @Order(16)
+    @DisplayName("reseller2 sees only carol, still configured")
+    void otherResellerSeesOnlyCarolStillConfigured() throws Exception {
+        setUpAtFirstLogin("reseller2");
+        clickText("//header//nav", "Manage Users");
+        assertEquals(List.of("carol", "reseller2"), listedUsers());
+        assertMatches("^Configured", userCells("carol").get(STATUS), "the forged reset did not reach carol");
+        screenshot("reseller2-manage-users");
         logOut();
     }
 }
