@@ -29,6 +29,16 @@ public final class StoreExport {
     static final int VERSION = 1;
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    /**
+     * The store and the file are fine, but the move is not done as asked (a store that is not
+     * empty, a file from another master key, a file that exists): the caller must change something.
+     */
+    public static final class Refused extends StoreException {
+        public Refused(String message) {
+            super(message);
+        }
+    }
+
     /** What was moved. */
     public record Counts(int users, int pending, int required) {
         /** "2 users and 1 pending enrolments", with the required marks when there are any. */
@@ -89,11 +99,11 @@ public final class StoreExport {
             throw new StoreException(file + " is not a twofactord store export of version " + VERSION);
         }
         if (!keyCheck(key).equals(root.path("key_check").asText())) {
-            throw new StoreException(file + " was exported from a store with another master key; copy that store's "
+            throw new Refused(file + " was exported from a store with another master key; copy that store's "
                     + "master.key here first (every server of a fleet has the same one)");
         }
         if (!store.names().isEmpty() || store.meta(Store.META_POLICY).isPresent() || !store.requiredNames().isEmpty()) {
-            throw new StoreException("the target store is not empty; import only into a new store");
+            throw new Refused("the target store is not empty; import only into a new store");
         }
         Base64.Decoder b64 = Base64.getDecoder();
         java.util.Map<String, UserRecord> users = new java.util.TreeMap<>();
