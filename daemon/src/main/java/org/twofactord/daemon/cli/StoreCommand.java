@@ -241,6 +241,7 @@ final class StoreCommand implements Runnable {
         "Secrets stay encrypted with the master key; the file can only be imported where the same master.key is. "
             + "A MapDB store must not be in use: stop the daemon. A PostgreSQL store is read while the fleet runs, "
             + "one record at a time.",
+        "On a terminal it shows how many names it has written; otherwise it prints only the summary.",
         "Exits 1 if FILE exists, 4 if the store or its key cannot be read."})
     static final class Export extends Moving {
         @Override
@@ -262,7 +263,10 @@ final class StoreCommand implements Runnable {
                 throw new StoreExport.Refused(file + " exists; name a new file");
             }
             try (Store store = open(config, key, false)) {
-                StoreExport.Counts n = StoreExport.write(store, key, file);
+                StoreExport.Counts n;
+                try (Progress progress = new Progress(io, "names exported", -1)) {
+                    n = StoreExport.write(store, key, file, progress::step);
+                }
                 return "exported " + n.describe() + " to " + file;
             }
         }
@@ -272,6 +276,7 @@ final class StoreCommand implements Runnable {
             + "be empty (a new MapDB store is made in the state directory).",
         "Copy the exporting store's master.key into the state directory first: a store with another key is "
             + "refused. A MapDB store must not be in use: stop the daemon.",
+        "On a terminal it shows how many records it has checked; otherwise it prints only the summary.",
         "Exits 1 when refused (the store is not empty; master.key is missing or another one), 4 if the store "
             + "cannot be opened."})
     static final class Import extends Moving {
@@ -287,7 +292,10 @@ final class StoreCommand implements Runnable {
                 throw new StoreExport.Refused(file + ": no such file");
             }
             try (Store store = open(config, key, true)) {
-                StoreExport.Counts n = StoreExport.read(file, store, key);
+                StoreExport.Counts n;
+                try (Progress progress = new Progress(io, "records checked", -1)) {
+                    n = StoreExport.read(file, store, key, progress::step);
+                }
                 return "imported " + n.describe() + " from " + file;
             }
         }

@@ -51,8 +51,22 @@ public final class StoreExport {
     private StoreExport() {
     }
 
+    /** Told of each name written or read, for a progress display. */
+    @FunctionalInterface
+    public interface Progress {
+        Progress NONE = () -> { };
+
+        void step();
+    }
+
     /** Writes every record of {@code store} into {@code file}, which must not exist. */
     public static Counts write(Store store, MasterKey key, Path file) throws StoreException, IOException {
+        return write(store, key, file, Progress.NONE);
+    }
+
+    /** As {@link #write(Store, MasterKey, Path)}, telling {@code progress} of each name. */
+    public static Counts write(Store store, MasterKey key, Path file, Progress progress)
+            throws StoreException, IOException {
         ObjectNode root = JSON.createObjectNode();
         root.put("format", FORMAT).put("version", VERSION).put("key_check", keyCheck(key));
         ObjectNode meta = root.putObject("meta");
@@ -77,6 +91,7 @@ public final class StoreExport {
                 pending.addObject().put("name", name).put("sealed_secret", b64.encodeToString(p.get().sealedSecret()))
                         .put("created_at", p.get().createdAt()).put("expires_at", p.get().expiresAt());
             }
+            progress.step();
         }
         ArrayNode required = root.putArray("required");
         store.requiredNames().forEach(required::add);
@@ -94,6 +109,12 @@ public final class StoreExport {
      * written, and everything is committed at once.
      */
     public static Counts read(Path file, Store store, MasterKey key) throws StoreException, IOException {
+        return read(file, store, key, Progress.NONE);
+    }
+
+    /** As {@link #read(Path, Store, MasterKey)}, telling {@code progress} of each record checked. */
+    public static Counts read(Path file, Store store, MasterKey key, Progress progress)
+            throws StoreException, IOException {
         JsonNode root = JSON.readTree(file.toFile());
         if (root == null || !FORMAT.equals(root.path("format").asText()) || root.path("version").asInt() != VERSION) {
             throw new StoreException(file + " is not a twofactord store export of version " + VERSION);
@@ -117,11 +138,13 @@ public final class StoreExport {
                         u.path("locked_until").asLong(), u.path("enrolled_at").asLong(), u.path("last_used_at").asLong(),
                         b64.decode(u.path("backup_hashes").asText()), u.path("backup_used").asInt());
                 users.put(openable(key, name(u), r.sealedSecret()), r);
+                progress.step();
             }
             for (JsonNode p : root.path("pending")) {
                 PendingEnrollment e = new PendingEnrollment(b64.decode(p.path("sealed_secret").asText()),
                         p.path("created_at").asLong(), p.path("expires_at").asLong());
                 pending.put(openable(key, name(p), e.sealedSecret()), e);
+                progress.step();
             }
             // An export from before required marks has none.
             for (JsonNode r : root.path("required")) {
