@@ -6,7 +6,8 @@
 #   /usr/lib/sysusers.d/, /usr/lib/tmpfiles.d/   the user, groups and directories
 #   /etc/twofactord/twofactord.conf  the commented default configuration
 #   /usr/share/man/man8/twofactord.8.gz, bash completion (if the build made them), docs
-#   /lib/<multiarch>/security/pam_twofactord.so  the PAM module, if it was built
+#   /lib/<multiarch>/security/pam_twofactord.so  the PAM module, if it was built, and its
+#   /usr/share/man/man8/pam_twofactord.8.gz
 # Usage: packaging/install.sh DESTDIR    (after `mvn -B package`, which builds daemon/target;
 #        DESTDIR=/ installs for real, but prefer the .deb: packaging/build-deb.sh)
 # Prints "pam" on standard output when it installed the PAM module (build-deb.sh needs to know).
@@ -62,5 +63,9 @@ if [ -n "$pam" ]; then
     multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch 2>/dev/null || echo "$(uname -m)-linux-gnu")
     install -d "$dest/lib/$multiarch/security"
     install -m 0644 "$pam" "$dest/lib/$multiarch/security/pam_twofactord.so"
+    # Its manual, beside twofactord.8 (which names it in SEE ALSO).
+    install -d "$dest/usr/share/man/man8"
+    gzip -9n < "$here/client-shim/pam_twofactord.8" > "$dest/usr/share/man/man8/pam_twofactord.8.gz"
+    chmod 0644 "$dest/usr/share/man/man8/pam_twofactord.8.gz"
     echo pam
 fi

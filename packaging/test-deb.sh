@@ -182,9 +182,18 @@ check "dpkg --verify twofactord: md5sums for every file, all matching" \
 pam=$(dpkg -L twofactord | grep '/security/pam_twofactord.so$' || true)
 if [[ -n $pam ]]; then
     expect_eq "the PAM module $pam" "644 root:root" "$(mode_owner "$pam")"
+    expect_eq /usr/share/man/man8/pam_twofactord.8.gz "644 root:root" \
+        "$(mode_owner /usr/share/man/man8/pam_twofactord.8.gz)"
 else
     echo "# no PAM module in this package (client-shim/ built none)"
 fi
+# The installed manuals render without a warning from man or groff (twofactord.8 names
+# pam_twofactord(8) in SEE ALSO).
+for page in /usr/share/man/man8/twofactord.8.gz /usr/share/man/man8/pam_twofactord.8.gz; do
+    [[ -f $page ]] || continue
+    expect_eq "man --warnings -l $page: no warnings" "" \
+        "$(MANWIDTH=80 man --warnings -l "$page" 2>&1 >/dev/null)"
+done
 expect_eq "the socket is enabled (sockets.target.wants)" /lib/systemd/system/twofactord.socket \
     "$(readlink /etc/systemd/system/sockets.target.wants/twofactord.socket)"
 # The installed units, with /usr/bin/twofactord really there; any warning fails.

@@ -99,6 +99,27 @@ else
 fi
 
 # --------------------------------------------------------------------------
+section "the manual, pam_twofactord(8)"
+
+# man and groff must have nothing to say about it (stderr empty), at a usual width.
+if ! command -v man >/dev/null; then
+    fail "man --warnings -l pam_twofactord.8" "man is not installed (apt-get install man-db)"
+elif out=$(MANWIDTH=80 man --warnings -l pam_twofactord.8 2>&1 >"$WORK/pam_twofactord.txt") && [ -z "$out" ] \
+        && grep -q '^NAME' "$WORK/pam_twofactord.txt"; then
+    pass "man --warnings -l pam_twofactord.8: renders, no warnings"
+else
+    fail "man --warnings -l pam_twofactord.8: renders, no warnings" "$out"
+fi
+# Every option the module parses is in the manual.
+for option in $(grep -o 'strn\?cmp(arg, "[a-z_]*=\?"' pam_twofactord.c | sed 's/.*"\(.*\)"/\1/'); do
+    if grep -q "^\.B[IR]* ${option%=}" pam_twofactord.8; then
+        pass "pam_twofactord.8 documents $option"
+    else
+        fail "pam_twofactord.8 documents $option" "no .B/.BI/.BR line for it"
+    fi
+done
+
+# --------------------------------------------------------------------------
 section "fake daemon (pamdrive under valgrind)"
 
 CASE=0

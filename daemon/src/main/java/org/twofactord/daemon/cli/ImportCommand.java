@@ -22,7 +22,8 @@ import picocli.CommandLine.Parameters;
 @Command(name = "import", description = {"Import users from google-authenticator or pam_oath (administrators).",
     "Their authenticator apps keep working; google-authenticator scratch codes become backup codes.",
     "Options that cannot be honoured are reported; users that cannot be imported are skipped with the reason, "
-        + "and the exit code is then 1."},
+        + "and the exit code is then 1. A last line says how many were imported and skipped; on a terminal, "
+        + "a count shows how far it has got."},
         subcommands = {ImportCommand.GoogleAuthenticator.class, ImportCommand.PamOath.class})
 final class ImportCommand implements Runnable {
     @picocli.CommandLine.Spec
@@ -34,36 +35,50 @@ final class ImportCommand implements Runnable {
                 "say what to import from: google-authenticator or pam-oath");
     }
 
-    /** Sends the found users and prints what happened; 0 if all were imported. */
+    /**
+     * Sends the found users and prints what needs a person's attention (users skipped, options
+     * not honoured) and a summary line; on a terminal, how far it has got meanwhile. 0 if all
+     * were imported.
+     */
     static int importAll(TwoFactorClient client, Io io, Importers.Result result) throws IOException {
+        int imported = 0;
         int failed = 0;
-        for (Importers.Found f : result.found()) {
-            if (!UserNames.isValid(f.user())) {
-                io.out.println("skipped " + f.user() + ": not a valid user name");
-                failed++;
-                continue;
-            }
-            StringBuilder line = new StringBuilder(Commands.IMPORT).append(' ').append(f.user()).append(' ')
-                    .append(f.base32Secret());
-            f.backupCodes().forEach(c -> line.append(' ').append(c));
-            line.append(' ').append(Commands.ARG_DIGITS).append(f.digits());
-            Reply reply = client.call(line.toString());
-            if (reply.isOk()) {
-                io.out.println("imported " + f.user());
-                f.notes().forEach(n -> io.out.println("  note: " + n));
-            } else {
-                io.out.println("skipped " + f.user() + ": " + (reply.kind() == Reply.Kind.ERR ? reply.message()
-                        : Messages.reason(reply.word())));
-                failed++;
-                if (reply.kind() == Reply.Kind.ERR && reply.word().equals("forbidden")) {
-                    return ExitCodes.FORBIDDEN;
+        List<String> report = new ArrayList<>();
+        try (Progress progress = new Progress(io, "users imported", result.found().size())) {
+            for (Importers.Found f : result.found()) {
+                progress.step();
+                if (!UserNames.isValid(f.user())) {
+                    report.add("skipped " + f.user() + ": not a valid user name");
+                    failed++;
+                    continue;
+                }
+                StringBuilder line = new StringBuilder(Commands.IMPORT).append(' ').append(f.user()).append(' ')
+                        .append(f.base32Secret());
+                f.backupCodes().forEach(c -> line.append(' ').append(c));
+                line.append(' ').append(Commands.ARG_DIGITS).append(f.digits());
+                Reply reply = client.call(line.toString());
+                if (reply.isOk()) {
+                    imported++;
+                    f.notes().forEach(n -> report.add("note: " + f.user() + ": " + n));
+                } else {
+                    report.add("skipped " + f.user() + ": " + (reply.kind() == Reply.Kind.ERR ? reply.message()
+                            : Messages.reason(reply.word())));
+                    failed++;
+                    if (reply.kind() == Reply.Kind.ERR && reply.word().equals("forbidden")) {
+                        progress.close();
+                        report.forEach(io.out::println);
+                        io.out.flush();
+                        return ExitCodes.FORBIDDEN;
+                    }
                 }
             }
         }
         for (Importers.Skipped s : result.skipped()) {
-            io.out.println("skipped " + s.what() + ": " + s.why());
+            report.add("skipped " + s.what() + ": " + s.why());
             failed++;
         }
+        report.forEach(io.out::println);
+        io.out.println("imported " + imported + " users" + (failed == 0 ? "" : ", skipped " + failed));
         io.out.flush();
         return failed == 0 ? ExitCodes.OK : ExitCodes.NO;
     }

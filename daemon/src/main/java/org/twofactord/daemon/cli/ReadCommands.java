@@ -223,10 +223,17 @@ final class ReadCommands {
         @Option(names = "--json", description = "Print the daemon's JSON unchanged.")
         boolean json;
 
+        @Option(names = "--format", paramLabel = "FORMAT", description = "table (the default), json (as --json), or "
+                + "prometheus: the text exposition format, for node_exporter's textfile collector.")
+        PrometheusStats.Format format = PrometheusStats.Format.table;
+
         @Override
         int run(TwoFactorClient client, Io io) throws IOException {
             Reply reply = client.call(Commands.STATS);
-            if (json || !reply.isOk()) {
+            if (format == PrometheusStats.Format.prometheus) {
+                return PrometheusStats.print(io, reply);
+            }
+            if (json || format == PrometheusStats.Format.json || !reply.isOk()) {
                 return printJson(io, reply);
             }
             Table table = new Table("COUNTER", "VALUE");

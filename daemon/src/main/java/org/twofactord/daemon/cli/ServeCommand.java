@@ -57,6 +57,17 @@ public final class ServeCommand implements Callable<Integer> {
             + "./.twofactord-dev unless given, and this process's own uid counts as uid 0.")
     boolean dev;
 
+    /**
+     * The command that talks to this dev daemon: the repository's launcher says how it was called
+     * ({@code -Dtwofactord.command=./twofactord}); the installed one is just {@code twofactord}.
+     */
+    static String devClientHint(Path socketPath) {
+        String command = System.getProperty("twofactord.command", "twofactord");
+        Path devSocket = Config.DEV_DIR.resolve(Config.SOCKET_NAME).toAbsolutePath().normalize();
+        boolean defaultSocket = socketPath.toAbsolutePath().normalize().equals(devSocket);
+        return command + " status " + (defaultSocket ? "--dev" : "--socket " + socketPath);
+    }
+
     @Override
     public Integer call() {
         Map<String, String> env = System.getenv();
@@ -114,7 +125,7 @@ public final class ServeCommand implements Callable<Integer> {
         }
         if (dev) {
             out.println("twofactord (dev mode) listening on " + server.socketPath());
-            out.println("try: echo PING | socat - UNIX-CONNECT:" + server.socketPath());
+            out.println("in another terminal: " + devClientHint(server.socketPath()));
             out.flush();
         }
         // The store is open and the accept loop runs: connections queued by systemd meanwhile

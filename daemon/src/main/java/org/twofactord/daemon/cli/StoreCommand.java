@@ -58,7 +58,15 @@ final class StoreCommand implements Runnable {
         List<String> problems = new ArrayList<>();
         int users = 0;
         int pending = 0;
-        try (Store store = LogStore.open(db, key)) {
+        Store opened;
+        try {
+            opened = LogStore.open(db, key);
+        } catch (LogStore.InUse e) {
+            // A daemon holds the LOCK: reading beside its writes would check no consistent state.
+            throw new StoreException(e.getMessage() + "; stop it, or check a consistent copy while it runs with "
+                    + "'twofactord store backup DIR'", e);
+        }
+        try (Store store = opened) {
             Optional<String> policy = store.meta(Store.META_POLICY);
             if (policy.isPresent() && PolicyMode.fromWire(policy.get()).isEmpty()) {
                 problems.add("policy '" + policy.get() + "' is not a policy");
@@ -93,7 +101,8 @@ final class StoreCommand implements Runnable {
     }
 
     @Command(name = "check", description = {"Read every record of a store and decrypt every secret with its master key.",
-        "The store must not be in use: stop the daemon, or check a backup (store backup does)."})
+        "A store in use is refused (exit 4): stop the daemon first, or take a backup, which checks its copy "
+            + "(store backup)."})
     static final class Check implements Callable<Integer> {
         @picocli.CommandLine.Spec
         picocli.CommandLine.Model.CommandSpec spec;
@@ -185,6 +194,9 @@ final class StoreCommand implements Runnable {
 
         abstract String move(Config config, MasterKey key, Io io) throws StoreException, IOException;
 
+        /** Why the configured master.key is needed and what to do, when it is missing. */
+        abstract StoreException missingKey(Config config);
+
         /** Opens the configured store; a MapDB store must exist unless {@code create}. */
         static Store open(Config config, MasterKey key, boolean create) throws StoreException {
             if (config.postgres().isPresent()) {
@@ -201,10 +213,17 @@ final class StoreCommand implements Runnable {
             Io io = ((TwofactordCommand) spec.root().userObject()).io();
             try {
                 Config config = ConfigLoader.load(new ConfigLoader.Flags(null, stateDir, configFile, dev));
+                if (!Files.exists(config.masterKeyFile())) {
+                    throw missingKey(config);
+                }
                 MasterKey key = MasterKey.loadOrCreate(config.masterKeyFile(), false, new SecureRandom());
                 io.out.println(move(config, key, io));
                 io.out.flush();
                 return ExitCodes.OK;
+            } catch (StoreExport.Refused e) {
+                io.err.println("twofactord: " + e.getMessage());
+                io.err.flush();
+                return ExitCodes.NO;
             } catch (ConfigException e) {
                 io.err.println("twofactord: bad configuration: " + e.getMessage());
                 io.err.flush();
@@ -221,15 +240,33 @@ final class StoreCommand implements Runnable {
             + "pending enrolments, policy, issuer) into FILE, a new file of mode 0600.",
         "Secrets stay encrypted with the master key; the file can only be imported where the same master.key is. "
             + "A MapDB store must not be in use: stop the daemon. A PostgreSQL store is read while the fleet runs, "
-            + "one record at a time."})
+            + "one record at a time.",
+        "On a terminal it shows how many names it has written; otherwise it prints only the summary.",
+        "Exits 1 if FILE exists, 4 if the store or its key cannot be read."})
     static final class Export extends Moving {
+        @Override
+        StoreException missingKey(Config config) {
+            if (config.postgres().isPresent()) {
+                return new StoreException("master key " + config.masterKeyFile() + " is missing; the database's "
+                        + "secrets are sealed with the fleet's master.key: copy it here from another server of the fleet");
+            }
+            if (!Files.exists(config.storeFile()) && !Files.exists(config.legacyStoreFile())) {
+                return new StoreException("no store at " + config.storeFile());
+            }
+            return new StoreException("master key " + config.masterKeyFile() + " is missing but the store exists; "
+                    + "restore the key from the backup taken with the store (a new key could not decrypt any secret)");
+        }
+
         @Override
         String move(Config config, MasterKey key, Io io) throws StoreException, IOException {
             if (Files.exists(file)) {
-                throw new StoreException(file + " exists; name a new file");
+                throw new StoreExport.Refused(file + " exists; name a new file");
             }
             try (Store store = open(config, key, false)) {
-                StoreExport.Counts n = StoreExport.write(store, key, file);
+                StoreExport.Counts n;
+                try (Progress progress = new Progress(io, "names exported", -1)) {
+                    n = StoreExport.write(store, key, file, progress::step);
+                }
                 return "exported " + n.describe() + " to " + file;
             }
         }
@@ -238,15 +275,27 @@ final class StoreCommand implements Runnable {
     @Command(name = "import", description = {"Read FILE, made by store export, into the configured store, which must "
             + "be empty (a new MapDB store is made in the state directory).",
         "Copy the exporting store's master.key into the state directory first: a store with another key is "
-            + "refused. A MapDB store must not be in use: stop the daemon."})
+            + "refused. A MapDB store must not be in use: stop the daemon.",
+        "On a terminal it shows how many records it has checked; otherwise it prints only the summary.",
+        "Exits 1 when refused (the store is not empty; master.key is missing or another one), 4 if the store "
+            + "cannot be opened."})
     static final class Import extends Moving {
+        @Override
+        StoreException missingKey(Config config) {
+            return new StoreExport.Refused("no master key at " + config.masterKeyFile() + ": copy the master.key of "
+                    + "the store that was exported there first (the export's secrets are sealed with it)");
+        }
+
         @Override
         String move(Config config, MasterKey key, Io io) throws StoreException, IOException {
             if (!Files.isRegularFile(file)) {
-                throw new StoreException(file + ": no such file");
+                throw new StoreExport.Refused(file + ": no such file");
             }
             try (Store store = open(config, key, true)) {
-                StoreExport.Counts n = StoreExport.read(file, store, key);
+                StoreExport.Counts n;
+                try (Progress progress = new Progress(io, "records checked", -1)) {
+                    n = StoreExport.read(file, store, key, progress::step);
+                }
                 return "imported " + n.describe() + " from " + file;
             }
         }

@@ -120,8 +120,11 @@ public final class Server implements AutoCloseable {
                     + config.masterKeyFile() + " is there; restore the store from the backup taken with the key "
                     + "(docs/operations.md), or remove the key to start with an empty store on purpose");
         }
-        MasterKey key = MasterKey.loadOrCreate(config.masterKeyFile(), !storeExists
-                || (shared && !Files.exists(config.masterKeyFile())), options.random());
+        // A shared database may be new (this is the fleet's first server) or not: its key is
+        // written only if the database takes it (PostgresStore), never beside an existing one.
+        MasterKey key = shared && !Files.exists(config.masterKeyFile())
+                ? MasterKey.unsaved(config.masterKeyFile(), options.random())
+                : MasterKey.loadOrCreate(config.masterKeyFile(), !storeExists, options.random());
         this.store = options.storeFactory().open(config.storeFile(), key);
         Writer startedWriter = null;
         try {

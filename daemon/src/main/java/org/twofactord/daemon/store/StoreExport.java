@@ -29,6 +29,16 @@ public final class StoreExport {
     static final int VERSION = 1;
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    /**
+     * The store and the file are fine, but the move is not done as asked (a store that is not
+     * empty, a file from another master key, a file that exists): the caller must change something.
+     */
+    public static final class Refused extends StoreException {
+        public Refused(String message) {
+            super(message);
+        }
+    }
+
     /** What was moved. */
     public record Counts(int users, int pending, int required) {
         /** "2 users and 1 pending enrolments", with the required marks when there are any. */
@@ -41,8 +51,22 @@ public final class StoreExport {
     private StoreExport() {
     }
 
+    /** Told of each name written or read, for a progress display. */
+    @FunctionalInterface
+    public interface Progress {
+        Progress NONE = () -> { };
+
+        void step();
+    }
+
     /** Writes every record of {@code store} into {@code file}, which must not exist. */
     public static Counts write(Store store, MasterKey key, Path file) throws StoreException, IOException {
+        return write(store, key, file, Progress.NONE);
+    }
+
+    /** As {@link #write(Store, MasterKey, Path)}, telling {@code progress} of each name. */
+    public static Counts write(Store store, MasterKey key, Path file, Progress progress)
+            throws StoreException, IOException {
         ObjectNode root = JSON.createObjectNode();
         root.put("format", FORMAT).put("version", VERSION).put("key_check", keyCheck(key));
         ObjectNode meta = root.putObject("meta");
@@ -67,6 +91,7 @@ public final class StoreExport {
                 pending.addObject().put("name", name).put("sealed_secret", b64.encodeToString(p.get().sealedSecret()))
                         .put("created_at", p.get().createdAt()).put("expires_at", p.get().expiresAt());
             }
+            progress.step();
         }
         ArrayNode required = root.putArray("required");
         store.requiredNames().forEach(required::add);
@@ -84,16 +109,22 @@ public final class StoreExport {
      * written, and everything is committed at once.
      */
     public static Counts read(Path file, Store store, MasterKey key) throws StoreException, IOException {
+        return read(file, store, key, Progress.NONE);
+    }
+
+    /** As {@link #read(Path, Store, MasterKey)}, telling {@code progress} of each record checked. */
+    public static Counts read(Path file, Store store, MasterKey key, Progress progress)
+            throws StoreException, IOException {
         JsonNode root = JSON.readTree(file.toFile());
         if (root == null || !FORMAT.equals(root.path("format").asText()) || root.path("version").asInt() != VERSION) {
             throw new StoreException(file + " is not a twofactord store export of version " + VERSION);
         }
         if (!keyCheck(key).equals(root.path("key_check").asText())) {
-            throw new StoreException(file + " was exported from a store with another master key; copy that store's "
+            throw new Refused(file + " was exported from a store with another master key; copy that store's "
                     + "master.key here first (every server of a fleet has the same one)");
         }
         if (!store.names().isEmpty() || store.meta(Store.META_POLICY).isPresent() || !store.requiredNames().isEmpty()) {
-            throw new StoreException("the target store is not empty; import only into a new store");
+            throw new Refused("the target store is not empty; import only into a new store");
         }
         Base64.Decoder b64 = Base64.getDecoder();
         java.util.Map<String, UserRecord> users = new java.util.TreeMap<>();
@@ -107,11 +138,13 @@ public final class StoreExport {
                         u.path("locked_until").asLong(), u.path("enrolled_at").asLong(), u.path("last_used_at").asLong(),
                         b64.decode(u.path("backup_hashes").asText()), u.path("backup_used").asInt());
                 users.put(openable(key, name(u), r.sealedSecret()), r);
+                progress.step();
             }
             for (JsonNode p : root.path("pending")) {
                 PendingEnrollment e = new PendingEnrollment(b64.decode(p.path("sealed_secret").asText()),
                         p.path("created_at").asLong(), p.path("expires_at").asLong());
                 pending.put(openable(key, name(p), e.sealedSecret()), e);
+                progress.step();
             }
             // An export from before required marks has none.
             for (JsonNode r : root.path("required")) {

@@ -67,6 +67,9 @@ class StoreCommandTest {
         Cli.Run busy = Cli.run(null, "store", "check", "--state-dir", state.toString());
         assertEquals(4, busy.exit());
         assertTrue(busy.err().contains("in use by another process"), busy.err());
+        assertTrue(busy.err().contains("stop it, or check a consistent copy while it runs with 'twofactord store "
+                + "backup DIR'"), busy.err());
+        assertEquals("", busy.out(), "nothing read from a store in use");
         daemon.stop();
 
         Cli.Run ok = Cli.run(null, "store", "check", "--state-dir", state.toString());

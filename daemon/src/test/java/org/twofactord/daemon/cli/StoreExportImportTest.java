@@ -111,7 +111,7 @@ class StoreExportImportTest {
         assertEquals("imported 2 users and 1 pending enrolments from " + first + "\n", imported.out());
         Cli.Run again = cli("store", "import", first.toString(), "--config", pgConfig.toString(),
                 "--state-dir", fleet.stateDir().toString());
-        assertEquals(4, again.exit());
+        assertEquals(1, again.exit(), "a refusal, not an unavailable store");
         assertTrue(again.err().contains("not empty"), again.err());
 
         fleet.start();
@@ -151,8 +151,39 @@ class StoreExportImportTest {
         Files.write(otherState.resolve("master.key"), key);
         Cli.Run refused = cli("store", "import", second.toString(), "--config", mapDbConfig().toString(),
                 "--state-dir", otherState.toString());
-        assertEquals(4, refused.exit());
+        assertEquals(1, refused.exit());
         assertTrue(refused.err().contains("another master key"), refused.err());
+    }
+
+    @Test
+    void refusalsExitOneAndSayWhy() throws Exception {
+        TestDaemon source = new TestDaemon(dir.resolve("mapdb1")).start();
+        try (Client c = source.client()) {
+            c.call("ENROLL bob");
+        }
+        source.stop();
+        Path file = dir.resolve("export.json");
+        Files.writeString(file, "");
+        Cli.Run onto = cli("store", "export", file.toString(), "--config", mapDbConfig().toString(),
+                "--state-dir", source.stateDir().toString());
+        assertEquals(1, onto.exit(), onto.err());
+        assertEquals("twofactord: " + file + " exists; name a new file\n", onto.err());
+        assertEquals("", Files.readString(file), "not overwritten");
+        Files.delete(file);
+        Cli.Run export = cli("store", "export", file.toString(), "--config", mapDbConfig().toString(),
+                "--state-dir", source.stateDir().toString());
+        assertEquals(0, export.exit(), export.err());
+
+        // Into a new state directory without the key: the key is what is missing, not a store.
+        Path empty = dir.resolve("new-state");
+        Files.createDirectories(empty);
+        Cli.Run noKey = cli("store", "import", file.toString(), "--config", mapDbConfig().toString(),
+                "--state-dir", empty.toString());
+        assertEquals(1, noKey.exit(), noKey.err());
+        assertTrue(noKey.err().contains("no master key at " + empty.resolve("master.key") + ": copy the master.key"),
+                noKey.err());
+        assertFalse(noKey.err().contains("store exists"), noKey.err());
+        assertFalse(Files.exists(empty.resolve("store")), "nothing made");
     }
 
     /** What came along: policy, issuer, replay state, used backup code, lockout, pending enrolment. */

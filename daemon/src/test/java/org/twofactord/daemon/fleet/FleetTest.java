@@ -2,6 +2,7 @@ package org.twofactord.daemon.fleet;
 
 import org.twofactord.daemon.store.postgres.PostgresStore;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -156,10 +157,22 @@ class FleetTest {
         PostgresServer.configure(first, url, dir.resolve("first"));
         first.start();
         first.close();
-        // No copy of the fleet's key: this daemon makes one of its own, which the database refuses.
+        assertTrue(Files.exists(first.stateDir().resolve("master.key")), "the first server made the fleet's key");
+        // No copy of the fleet's key: refused, and no key of its own is written beside the database.
+        TestDaemon newcomer = new TestDaemon(dir.resolve("newcomer"), clock);
+        PostgresServer.configure(newcomer, url, dir.resolve("newcomer"));
+        StoreException e = assertThrows(StoreException.class, newcomer::start);
+        assertTrue(e.getMessage().contains("master key " + newcomer.stateDir().resolve("master.key") + " is missing and "
+                + "the database " + url + " already has one: copy master.key from a server of the fleet"), e.getMessage());
+        assertFalse(Files.exists(newcomer.stateDir().resolve("master.key")), "no key written");
+        // Another key: the database refuses it.
         TestDaemon stranger = new TestDaemon(dir.resolve("stranger"), clock);
         PostgresServer.configure(stranger, url, dir.resolve("stranger"));
-        StoreException e = assertThrows(StoreException.class, stranger::start);
+        Files.createDirectories(stranger.stateDir());
+        byte[] otherKey = new byte[32];
+        new java.security.SecureRandom().nextBytes(otherKey);
+        Files.write(stranger.stateDir().resolve("master.key"), otherKey);
+        e = assertThrows(StoreException.class, stranger::start);
         assertTrue(e.getMessage().contains("the master key does not match the database"), e.getMessage());
 
         TestDaemon careless = new TestDaemon(dir.resolve("careless"), clock);

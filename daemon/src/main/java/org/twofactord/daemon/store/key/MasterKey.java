@@ -33,11 +33,49 @@ public final class MasterKey {
     private final SecretKeySpec secretsKey;
     private final SecretKeySpec backupKey;
     private final SecureRandom random;
+    /** For a key not yet in its file (see {@link #unsaved}): the file and the bytes; else null. */
+    private Path unsavedFile;
+    private byte[] unsavedBytes;
 
     private MasterKey(byte[] master, SecureRandom random) {
         this.secretsKey = new SecretKeySpec(derive(master, "twofactord secrets v1"), "AES");
         this.backupKey = new SecretKeySpec(derive(master, "twofactord backup codes v1"), "HmacSHA256");
         this.random = random;
+    }
+
+    /**
+     * A new key for {@code file}, held in memory until {@link #save} writes it: for a shared store
+     * (PostgreSQL), which is new, and so may get a new key, only if no other server has claimed it.
+     * The store saves the key when it claims the database for it and refuses an unsaved key
+     * otherwise, so a key file is never made beside an existing database.
+     */
+    public static MasterKey unsaved(Path file, SecureRandom random) {
+        byte[] bytes = new byte[KEY_BYTES];
+        random.nextBytes(bytes);
+        MasterKey key = new MasterKey(bytes, random);
+        key.unsavedFile = file;
+        key.unsavedBytes = bytes;
+        return key;
+    }
+
+    /** Whether this key is in its file (every key but an {@link #unsaved} one before {@link #save}). */
+    public synchronized boolean saved() {
+        return unsavedBytes == null;
+    }
+
+    /** The file an {@link #unsaved} key is for, or null. */
+    public synchronized Path unsavedFile() {
+        return unsavedFile;
+    }
+
+    /** Writes an {@link #unsaved} key to its file (mode 0600, a new file); nothing for a saved key. */
+    public synchronized void save() throws StoreException {
+        if (unsavedBytes == null) {
+            return;
+        }
+        write(unsavedFile, unsavedBytes);
+        Arrays.fill(unsavedBytes, (byte) 0);
+        unsavedBytes = null;
     }
 
     /** A key from raw bytes (tests). */
@@ -76,17 +114,23 @@ public final class MasterKey {
         }
         byte[] bytes = new byte[KEY_BYTES];
         random.nextBytes(bytes);
+        try {
+            write(file, bytes);
+            return new MasterKey(bytes, random);
+        } finally {
+            Arrays.fill(bytes, (byte) 0);
+        }
+    }
+
+    private static void write(Path file, byte[] bytes) throws StoreException {
         try (FileChannel ch = FileChannel.open(file, java.util.Set.of(StandardOpenOption.CREATE_NEW,
                 StandardOpenOption.WRITE), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))) {
             ch.write(ByteBuffer.wrap(bytes));
             ch.force(true);
-            return new MasterKey(bytes, random);
         } catch (FileAlreadyExistsException e) {
             throw new StoreException("master key " + file + " appeared while it was being created", e);
         } catch (IOException e) {
             throw new StoreException("master key " + file + " cannot be written: " + e.getMessage(), e);
-        } finally {
-            Arrays.fill(bytes, (byte) 0);
         }
     }
 

@@ -135,6 +135,13 @@ public final class LogStore implements Store {
         });
     }
 
+    /** Another process (a running daemon) holds the store's {@code LOCK}. */
+    public static final class InUse extends StoreException {
+        InUse(String message) {
+            super(message);
+        }
+    }
+
     /** Opens (or creates) the store in directory {@code dir}, checking that {@code key} is its key. */
     public static LogStore open(Path dir, MasterKey key) throws StoreException {
         return open(dir, key, Disk.REAL, Settings.defaults());
@@ -163,7 +170,7 @@ public final class LogStore implements Store {
             }
             if (lock == null) {
                 lockFile.close();
-                throw new StoreException("store " + dir + " is in use by another process (is a twofactord already "
+                throw new InUse("store " + dir + " is in use by another process (is a twofactord already "
                         + "running on this state directory?)");
             }
             Disk.matchDirectory(dir.resolve(LOCK));

@@ -326,6 +326,13 @@ public final class PostgresStore implements Store {
                         ps.setString(1, check);
                         ps.executeUpdate();
                     }
+                    // This server claims the new database for its key: the file is written before
+                    // the commit, so a key check never stands in the database without its key.
+                    key.save();
+                } else if (!key.saved()) {
+                    throw new StoreException("master key " + key.unsavedFile() + " is missing and the database "
+                            + url + " already has one: copy master.key from a server of the fleet (the one that made "
+                            + "the database has it) before starting this one");
                 } else if (!stored.equals(check)) {
                     throw new StoreException("the master key does not match the database " + url + "; every daemon "
                             + "of the fleet needs the same master.key (copy it from the server that made the database)");
