@@ -74,7 +74,13 @@ final class ChangeCommands {
                             + e.expiresInS() / 60 + " minutes");
                     return ExitCodes.NO;
                 }
-                Reply reply = client.call(Commands.CONFIRM + " " + user + " " + typed.replace(" ", ""));
+                String typedCode = typed.replace(" ", "");
+                if (codeProblem(typedCode) != null) {
+                    io.err.println("The security code is invalid. Type the code the app shows now.");
+                    io.err.flush();
+                    continue;
+                }
+                Reply reply = client.call(Commands.CONFIRM + " " + user + " " + typedCode);
                 if (reply.isOk()) {
                     io.out.println();
                     io.out.println("Two-factor authentication is on for " + user + ". Backup codes (each works once):");
@@ -124,22 +130,26 @@ final class ChangeCommands {
         String code;
 
         @Override
+        void validate() {
+            if (all && !names.isEmpty()) {
+                throw new UsageError(spec.commandLine(), "give either --all or names, not both");
+            }
+            if (!all && names.isEmpty()) {
+                throw new UsageError(spec.commandLine(), "name at least one user, or --all");
+            }
+            if (!all && except != null) {
+                throw new UsageError(spec.commandLine(), "--except goes with --all");
+            }
+            if (all && !yes && !((TwofactordCommand) spec.root().userObject()).io().interactive) {
+                throw new UsageError(spec.commandLine(), "remove --all needs --yes when not run on a terminal");
+            }
+        }
+
+        @Override
         int run(TwoFactorClient client, Io io) throws IOException {
             ObjectNode body;
             if (all) {
-                if (!names.isEmpty()) {
-                    io.err.println("twofactord: give either --all or names, not both");
-                    return ExitCodes.USAGE;
-                }
-                if (except != null && !org.twofactord.protocol.UserNames.isValid(except)) {
-                    io.err.println("twofactord: --except: '" + printable(except) + "' is not a valid user name");
-                    return ExitCodes.USAGE;
-                }
                 if (!yes) {
-                    if (!io.interactive) {
-                        io.err.println("twofactord: remove --all needs --yes when not run on a terminal");
-                        return ExitCodes.USAGE;
-                    }
                     String answer = io.ask("Remove two-factor authentication from every user except "
                             + currentUser() + "? Type 'yes' to go on: ");
                     if (!"yes".equals(answer)) {
@@ -149,14 +159,6 @@ final class ChangeCommands {
                 }
                 body = except == null ? client.removeAll() : client.removeAllExcept(except);
             } else {
-                if (names.isEmpty()) {
-                    io.err.println("twofactord: name at least one user, or --all");
-                    return ExitCodes.USAGE;
-                }
-                if (except != null) {
-                    io.err.println("twofactord: --except goes with --all");
-                    return ExitCodes.USAGE;
-                }
                 body = Proof.run(io, code, proof -> client.remove(names, proof));
             }
             List<String> removed = new ArrayList<>();
@@ -229,12 +231,6 @@ final class ChangeCommands {
 
     private static int mark(TwoFactorClient client, Io io, List<String> names, boolean on) throws IOException {
         for (String name : names) {
-            if (!org.twofactord.protocol.UserNames.isValid(name)) {
-                io.err.println("twofactord: '" + printable(name) + "' is not a valid user name");
-                return ExitCodes.USAGE;
-            }
-        }
-        for (String name : names) {
             TwoFactorClient.UserInfo u = client.require(name, on);
             io.out.println((on ? "required: " : "not required: ") + name
                     + (on && u.enrolled() ? " (already enrolled)" : "")
@@ -257,10 +253,6 @@ final class ChangeCommands {
 
         @Override
         int run(TwoFactorClient client, Io io) throws IOException {
-            if (!org.twofactord.protocol.UserNames.isValid(name) || code.isEmpty() || code.chars().anyMatch(c -> c <= ' ')) {
-                io.err.println("twofactord: not a valid user name or code");
-                return ExitCodes.USAGE;
-            }
             Reply reply = client.call(Commands.VERIFY + " " + name + " " + code + " service=twofactord-cli");
             if (reply.kind() == Reply.Kind.ERR) {
                 throw new TwoFactorException(reply);

@@ -85,22 +85,25 @@ final class ReadCommands {
         boolean json;
 
         @Override
-        int run(TwoFactorClient client, Io io) throws IOException {
-            String line = Commands.POLICY;
-            if (change != null) {
-                String word = switch (change.toLowerCase(java.util.Locale.ROOT)) {
-                    case "enable" -> Commands.ENABLE;
-                    case "disable" -> Commands.DISABLE;
-                    case "require" -> Commands.REQUIRE;
-                    default -> null;
-                };
-                if (word == null) {
-                    io.err.println("twofactord: policy is one of enable, disable, require");
-                    return ExitCodes.USAGE;
-                }
-                line += " " + word;
+        void validate() {
+            if (change != null && word() == null) {
+                throw new UsageError(spec.commandLine(), "policy is one of enable, disable, require, not '"
+                        + printable(change) + "'");
             }
-            Reply reply = client.call(line);
+        }
+
+        private String word() {
+            return switch (change.toLowerCase(java.util.Locale.ROOT)) {
+                case "enable" -> Commands.ENABLE;
+                case "disable" -> Commands.DISABLE;
+                case "require" -> Commands.REQUIRE;
+                default -> null;
+            };
+        }
+
+        @Override
+        int run(TwoFactorClient client, Io io) throws IOException {
+            Reply reply = client.call(change == null ? Commands.POLICY : Commands.POLICY + " " + word());
             if (json || !reply.isOk()) {
                 return printJson(io, reply);
             }
@@ -119,18 +122,27 @@ final class ReadCommands {
         boolean json;
 
         @Override
-        int run(TwoFactorClient client, Io io) throws IOException {
-            String line;
-            if (words.isEmpty()) {
-                line = Commands.ISSUER;
-            } else if (words.size() == 1 && words.get(0).equalsIgnoreCase("reset")) {
-                line = Commands.ISSUER + " " + Commands.RESET;
-            } else if (words.size() >= 2 && words.get(0).equalsIgnoreCase("set")) {
-                line = Commands.ISSUER + " " + Commands.SET + " " + String.join(" ", words.subList(1, words.size()));
-            } else {
-                io.err.println("twofactord: usage: twofactord issuer [set TEXT | reset]");
-                return ExitCodes.USAGE;
+        void validate() {
+            boolean reset = words.size() == 1 && words.get(0).equalsIgnoreCase("reset");
+            boolean set = words.size() >= 2 && words.get(0).equalsIgnoreCase("set");
+            if (!words.isEmpty() && !reset && !set) {
+                throw new UsageError(spec.commandLine(), "usage: twofactord issuer [set TEXT | reset]");
             }
+            if (set && !printable(text(), Integer.MAX_VALUE).equals(text())) {
+                throw new UsageError(spec.commandLine(), "issuer set: TEXT '" + printable(text())
+                        + "' has a line break or another control character; the issuer is one line of text");
+            }
+        }
+
+        private String text() {
+            return String.join(" ", words.subList(1, words.size()));
+        }
+
+        @Override
+        int run(TwoFactorClient client, Io io) throws IOException {
+            String line = words.isEmpty() ? Commands.ISSUER
+                    : words.size() == 1 ? Commands.ISSUER + " " + Commands.RESET
+                    : Commands.ISSUER + " " + Commands.SET + " " + text();
             Reply reply = client.call(line);
             if (json || !reply.isOk()) {
                 return printJson(io, reply);
@@ -153,10 +165,6 @@ final class ReadCommands {
 
         @Override
         int run(TwoFactorClient client, Io io) throws IOException {
-            if (owner != null && !org.twofactord.protocol.UserNames.isValid(owner)) {
-                io.err.println("twofactord: --owner: '" + printable(owner) + "' is not a valid user name");
-                return ExitCodes.USAGE;
-            }
             Reply reply = client.call(owner == null ? Commands.USERS : Commands.USERS + " " + Commands.ARG_OWNER + owner);
             if (json || !reply.isOk()) {
                 return printJson(io, reply);
