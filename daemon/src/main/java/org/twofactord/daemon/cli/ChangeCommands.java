@@ -3,6 +3,8 @@ package org.twofactord.daemon.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -35,7 +37,8 @@ final class ChangeCommands {
         @Parameters(arity = "0..1", paramLabel = "NAME", description = "The user (default: yourself).")
         String name;
 
-        @Option(names = "--png", paramLabel = "FILE", description = "Also write the QR code to this PNG file.")
+        @Option(names = "--png", paramLabel = "FILE", description = "Also write the QR code to FILE, a new PNG file "
+                + "of mode 0600 (it holds the secret); an existing file is not overwritten.")
         Path png;
 
         @Option(names = "--code", paramLabel = "CODE", description = CODE_HELP)
@@ -45,6 +48,21 @@ final class ChangeCommands {
         boolean noQr;
 
         static final int TRIES = 3;
+
+        @Override
+        void validate() {
+            if (png == null) {
+                return;
+            }
+            if (Files.exists(png, LinkOption.NOFOLLOW_LINKS)) {
+                throw new UsageError(spec.commandLine(), "--png: " + printable(png.toString(), 300) + " exists; it is "
+                        + "not overwritten (the QR code holds the secret): name a new file");
+            }
+            Path parent = png.toAbsolutePath().getParent();
+            if (parent != null && !Files.isDirectory(parent)) {
+                throw new UsageError(spec.commandLine(), "--png: there is no directory " + printable(parent.toString(), 300));
+            }
+        }
 
         @Override
         int run(TwoFactorClient client, Io io) throws IOException {
@@ -59,7 +77,7 @@ final class ChangeCommands {
             }
             if (png != null) {
                 Qr.png(matrix, png);
-                io.out.println("QR code written to " + png);
+                io.out.println("QR code written to " + png + " (mode 0600: it holds the secret; delete it once scanned)");
             }
             io.out.println("Or enter it by hand:");
             io.out.println("  account: " + e.issuer() + ":" + e.account());
