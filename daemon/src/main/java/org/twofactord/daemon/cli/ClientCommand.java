@@ -1,6 +1,11 @@
 package org.twofactord.daemon.cli;
 
 import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Collection;
@@ -75,7 +80,8 @@ abstract class ClientCommand implements Callable<Integer> {
         } catch (TwoFactorException e) {
             return report(io, e.reply());
         } catch (IOException e) {
-            io.err.println("twofactord: cannot talk to the daemon at " + path + ": " + describe(e));
+            io.err.println("twofactord: cannot talk to the daemon at " + printable(path.toString(), 300) + ": "
+                    + printable(describe(e), 300));
             io.err.flush();
             return ExitCodes.UNAVAILABLE;
         }
@@ -83,8 +89,14 @@ abstract class ClientCommand implements Callable<Integer> {
             return as == null ? run(client, io) : client.actingAs(as, c -> run(c, io));
         } catch (TwoFactorException e) {
             return report(io, e.reply());
+        } catch (FileSystemException e) {
+            // A file the command line named (import's FILE, enroll's --png), not the daemon.
+            io.err.println("twofactord: " + printable(String.valueOf(e.getFile()), 300) + ": " + fileProblem(e));
+            io.err.flush();
+            return ExitCodes.USAGE;
         } catch (IOException e) {
-            io.err.println("twofactord: lost the daemon at " + path + ": " + printable(describe(e), 200));
+            io.err.println("twofactord: lost the daemon at " + printable(path.toString(), 300) + ": "
+                    + printable(describe(e), 300));
             io.err.flush();
             return ExitCodes.UNAVAILABLE;
         }
@@ -157,6 +169,22 @@ abstract class ClientCommand implements Callable<Integer> {
                     Character.SURROGATE, Character.UNASSIGNED, Character.PRIVATE_USE -> false;
             default -> true;
         };
+    }
+
+    private static String fileProblem(FileSystemException e) {
+        if (e instanceof NoSuchFileException) {
+            return "no such file or directory";
+        }
+        if (e instanceof AccessDeniedException) {
+            return "permission denied";
+        }
+        if (e instanceof FileAlreadyExistsException) {
+            return "it exists already";
+        }
+        if (e instanceof NotDirectoryException) {
+            return "not a directory";
+        }
+        return printable(e.getReason() != null ? e.getReason() : describe(e), 300);
     }
 
     private static String describe(IOException e) {

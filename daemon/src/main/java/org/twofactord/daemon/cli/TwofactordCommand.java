@@ -62,16 +62,27 @@ public final class TwofactordCommand implements Runnable {
     static CommandLine commandLine(Io io) {
         CommandLine cli = new CommandLine(new TwofactordCommand(io));
         addHelpOptions(cli);
-        // picocli's own message would name java.nio.file.InvalidPathException.
-        cli.registerConverter(Path.class, text -> {
-            if (text.indexOf('\0') >= 0) {
-                throw new CommandLine.TypeConversionException("'" + ClientCommand.printable(text)
-                        + "' is not a path: it contains a NUL character");
-            }
-            return Path.of(text);
-        });
+        cli.registerConverter(Path.class, TwofactordCommand::path);
         return cli;
     }
+
+    /**
+     * A file argument. One with a control character (a newline) or longer than the kernel takes
+     * is refused here, so that every message naming a file stays one readable line.
+     */
+    static Path path(String text) {
+        String problem = text.indexOf('\0') >= 0 ? "it contains a NUL character"
+                : !ClientCommand.printable(text, Integer.MAX_VALUE).equals(text) ? "it contains a control character"
+                : text.getBytes(StandardCharsets.UTF_8).length >= PATH_MAX ? "it is longer than " + PATH_MAX + " bytes"
+                : null;
+        if (problem != null) {
+            throw new CommandLine.TypeConversionException("'" + ClientCommand.printable(text) + "' is not a path: " + problem);
+        }
+        return Path.of(text);
+    }
+
+    /** Linux's limit on a path (PATH_MAX). */
+    static final int PATH_MAX = 4096;
 
     /** Every subcommand takes -h/--help (picocli adds them only where asked). */
     private static void addHelpOptions(CommandLine cli) {
