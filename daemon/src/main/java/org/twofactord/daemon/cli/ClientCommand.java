@@ -41,13 +41,16 @@ abstract class ClientCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    /** The environment variable naming the socket when --socket is not given. */
+    static final String SOCKET_ENV = "TWOFACTORD_SOCKET";
+
     @Option(names = "--socket", paramLabel = "PATH",
-            description = "The daemon's socket (default: $TWOFACTORD_SOCKET, else /run/twofactord/twofactord.sock; "
-                    + "dev mode: .twofactord-dev/twofactord.sock).")
+            description = "The daemon's socket (default: $" + SOCKET_ENV + ", else /run/twofactord/twofactord.sock).")
     Path socket;
 
-    @Option(names = "--dev", description = "Talk to the dev-mode daemon started from this directory "
-            + "(.twofactord-dev/twofactord.sock).")
+    @Option(names = "--dev", description = "Talk to the dev-mode daemon of this checkout: "
+            + ".twofactord-dev/twofactord.sock in the working directory or the nearest folder above it "
+            + "(so it works from any folder of the checkout).")
     boolean dev;
 
     @Option(names = "--as", paramLabel = NAME, description = "Make every request for this person (administrators: "
@@ -57,6 +60,9 @@ abstract class ClientCommand implements Callable<Integer> {
     @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "10",
             description = "How long to wait for the daemon (default: ${DEFAULT-VALUE}).")
     int timeoutS;
+
+    /** The socket this command is connected to (set once connected). */
+    Path socketInUse;
 
     /** What the command does once connected; returns the exit code. */
     abstract int run(TwoFactorClient client, Io io) throws IOException;
@@ -73,18 +79,25 @@ abstract class ClientCommand implements Callable<Integer> {
         Io io = ((TwofactordCommand) spec.root().userObject()).io();
         checkNamesAndCodes();
         validate();
-        Path path = socketPath();
+        Path path;
+        try {
+            path = socketPath(io);
+        } catch (DaemonSocket.NotFound e) {
+            io.err.println("twofactord: " + e.getMessage());
+            io.err.flush();
+            return ExitCodes.UNAVAILABLE;
+        }
         TwoFactorClient connected;
         try {
             connected = TwoFactorClient.connect(path, Duration.ofSeconds(timeoutS));
         } catch (TwoFactorException e) {
             return report(io, e.reply());
         } catch (IOException e) {
-            io.err.println("twofactord: cannot talk to the daemon at " + printable(path.toString(), 300) + ": "
-                    + printable(describe(e), 300));
+            io.err.println(DaemonSocket.whyUnreachable(path, e, dev && socket == null, timeoutS));
             io.err.flush();
             return ExitCodes.UNAVAILABLE;
         }
+        socketInUse = path;
         try (TwoFactorClient client = connected) {
             return as == null ? run(client, io) : client.actingAs(as, c -> run(c, io));
         } catch (TwoFactorException e) {
@@ -192,15 +205,23 @@ abstract class ClientCommand implements Callable<Integer> {
         return m == null || m.isBlank() ? e.getClass().getSimpleName() : m;
     }
 
-    Path socketPath() {
+    /** --socket, else --dev's, else $TWOFACTORD_SOCKET, else the system daemon's. */
+    Path socketPath(Io io) throws DaemonSocket.NotFound {
         if (socket != null) {
             return socket;
         }
         if (dev) {
-            return org.twofactord.daemon.config.Config.DEV_DIR.resolve(org.twofactord.daemon.config.Config.SOCKET_NAME);
+            return DaemonSocket.dev(io.workingDir);
         }
-        String env = System.getenv("TWOFACTORD_SOCKET");
-        return env != null && !env.isBlank() ? Path.of(env) : TwoFactorClient.DEFAULT_SOCKET;
+        String env = io.env.get(SOCKET_ENV);
+        if (env != null && !env.isBlank()) {
+            try {
+                return TwofactordCommand.path(env);
+            } catch (CommandLine.TypeConversionException e) {
+                throw new UsageError(spec.commandLine(), "$" + SOCKET_ENV + ": " + e.getMessage());
+            }
+        }
+        return TwoFactorClient.DEFAULT_SOCKET;
     }
 
     /** Prints a NO or ERR reply as a message and returns its exit code. */

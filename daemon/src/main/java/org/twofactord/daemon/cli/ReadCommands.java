@@ -43,7 +43,7 @@ final class ReadCommands {
                 return ExitCodes.OK;
             }
             io.out.println("daemon:   " + client.hello().server() + " (protocol " + client.hello().protocol() + ") at "
-                    + socketPath());
+                    + socketInUse);
             io.out.println("policy:   " + policy.body().path("mode").asText() + describePolicy(policy.body().path("mode").asText()));
             io.out.println("issuer:   " + issuer.body().path("issuer").asText()
                     + (issuer.body().path("default").asBoolean() ? " (the host name, default)" : ""));

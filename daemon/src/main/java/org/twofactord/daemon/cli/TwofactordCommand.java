@@ -18,8 +18,10 @@ import picocli.CommandLine.Command;
             ChangeCommands.Unrequire.class, ChangeCommands.Verify.class, ReadCommands.Stats.class,
             ImportCommand.class, StoreCommand.class,
             CommandLine.HelpCommand.class},
-        footer = {"", "The client commands talk to the daemon's socket: --socket PATH, or $TWOFACTORD_SOCKET "
-            + "(dev mode: --socket .twofactord-dev/twofactord.sock).",
+        footer = {"", "The client commands talk to the daemon's socket: --socket PATH, else $TWOFACTORD_SOCKET, else "
+            + "/run/twofactord/twofactord.sock; --dev: the dev daemon of the checkout the command runs in "
+            + "(.twofactord-dev/twofactord.sock here or in the nearest folder above). When it cannot connect, it says "
+            + "which path it tried and why.",
             "A NAME is a user name: " + UserNames.RULE + "; a CODE one word. A wrong command line is found "
             + "before the daemon is asked, and said in one line.",
             "Exit codes: 0 ok (yes), 1 no (refused, or a wrong code), 2 usage error, 3 forbidden, "

@@ -204,7 +204,8 @@ class CliTest {
         assertEquals(2, Cli.run(null, "verify", "only-one-arg").exit());
         Cli.Run gone = Cli.run(dir.resolve("nothing.sock"), "status");
         assertEquals(4, gone.exit());
-        assertTrue(gone.err().startsWith("twofactord: cannot talk to the daemon at " + dir.resolve("nothing.sock")));
+        assertTrue(gone.err().startsWith("twofactord: cannot connect to the daemon at " + dir.resolve("nothing.sock")
+                + ": no such file. Is the daemon running?"), gone.err());
         Cli.Run help = Cli.run(null, "--help");
         assertEquals(0, help.exit());
         assertTrue(help.out().contains("Exit codes: 0 ok (yes), 1 no"));
