@@ -257,6 +257,17 @@ final class ChangeCommands {
         return ExitCodes.OK;
     }
 
+    /** A NO reply as JSON: {"result":"no","reason":WORD} and whatever fields the reply had. */
+    static String noAsJson(Reply reply) {
+        ObjectNode json = Reply.object();
+        json.put("result", "no");
+        json.put("reason", reply.word());
+        if (reply.body() != null) {
+            json.setAll(reply.body());
+        }
+        return json.toString();
+    }
+
     @Command(name = "verify", description = {"Check a code as a login would (verifiers): exit 0 if accepted, 1 if not.",
         "An accepted code is used up, as at a real login."})
     static final class Verify extends ClientCommand {
@@ -266,7 +277,10 @@ final class ChangeCommands {
         @Parameters(index = "1", paramLabel = "CODE", description = "The code (or a backup code).")
         String code;
 
-        @Option(names = "--json", description = "Print the daemon's reply JSON unchanged ({} when it has none).")
+        @Option(names = "--json", description = "Print the reply as JSON: on yes the daemon's unchanged "
+                + "({\"method\":\"totp\"}, {\"method\":\"backup\",\"backup_codes_left\":9}, "
+                + "{\"method\":\"none\",\"reason\":\"not-enrolled\"}), on no {\"result\":\"no\",\"reason\":WORD} "
+                + "with the reply's fields (\"retry_after\" when locked); the exit code is the same as without --json.")
         boolean json;
 
         @Override
@@ -276,7 +290,7 @@ final class ChangeCommands {
                 throw new TwoFactorException(reply);
             }
             if (json) {
-                io.out.println(reply.body() == null ? "{}" : reply.body().toString());
+                io.out.println(reply.isOk() ? (reply.body() == null ? "{}" : reply.body().toString()) : noAsJson(reply));
             } else if (reply.isOk()) {
                 String method = reply.body().path("method").asText();
                 io.out.println("yes: " + switch (method) {

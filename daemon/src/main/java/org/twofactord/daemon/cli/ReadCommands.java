@@ -107,8 +107,20 @@ final class ReadCommands {
             if (json || !reply.isOk()) {
                 return printJson(io, reply);
             }
-            io.out.println("policy: " + reply.body().path("mode").asText());
+            String mode = reply.body().path("mode").asText();
+            io.out.println(change == null ? "policy: " + mode : changed(mode));
             return ExitCodes.OK;
+        }
+
+        /** What a change did, from the mode the daemon answers (not from the word asked for). */
+        static String changed(String mode) {
+            return switch (mode) {
+                case "optional" -> "policy enabled: enrolled users are asked for a code (mode optional)";
+                case "required" -> "policy set to require: enrolled users are asked for a code, users without 2FA "
+                        + "are refused (mode required)";
+                case "disabled" -> "policy disabled: nobody is asked for a code (mode disabled)";
+                default -> "policy: " + mode;
+            };
         }
     }
 
