@@ -175,6 +175,24 @@ class CliTest {
         assertEquals(new Cli.Run(0, "removed: bob\n", ""), Cli.run(socket, "remove", "--all", "--yes"));
     }
 
+    /**
+     * In dev mode (and here) this uid counts as root, which needs no code for any change; --as
+     * NAME shows the self role: a change to NAME's own account then needs NAME's code.
+     */
+    @Test
+    void asShowsTheSelfRoleInDevMode() throws Exception {
+        Cli.run(socket, "policy", "enable");
+        List<String> alice = enrol("alice");
+        String wrong = Totp.wrongCode(alice.get(0), daemon.clock);
+        assertEquals(new Cli.Run(1, "", "twofactord: no: the security code is invalid\n"),
+                Cli.run(socket, "backup", "alice", "--as", "alice", "--code", wrong));
+        Cli.Run noCode = Cli.run(socket, "backup", "alice", "--as", "alice");
+        assertEquals(new Cli.Run(1, "This account has two-factor authentication. Enter a current code or a backup code: \n",
+                "twofactord: no: this account has two-factor authentication: a current code is needed\n"), noCode);
+        assertEquals(0, Cli.run(socket, "backup", "alice", "--as", "alice", "--code", alice.get(1)).exit(), "her own backup code");
+        assertEquals(0, Cli.run(socket, "backup", "alice", "--code", wrong).exit(), "as root no code is asked for");
+    }
+
     /** require/unrequire, users --owner, remove --all --except, and --as (protocol 1.1) through the command line. */
     @Test
     void requireOwnersExceptAndAs() throws Exception {
