@@ -138,8 +138,9 @@ public final class TwoFactorClient implements Closeable {
     }
 
     private static String user(String name) {
-        if (!UserNames.isValid(name)) {
-            throw new IllegalArgumentException("not a valid user name");
+        String problem = UserNames.problem(name);
+        if (problem != null) {
+            throw new IllegalArgumentException("not a valid user name (" + problem + "): " + UserNames.RULE);
         }
         return name;
     }

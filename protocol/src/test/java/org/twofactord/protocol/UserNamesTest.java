@@ -1,6 +1,8 @@
 package org.twofactord.protocol;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
@@ -27,6 +29,19 @@ class UserNamesTest {
     })
     void invalidNames(String name) {
         assertFalse(UserNames.isValid(name), name);
+    }
+
+    @Test
+    void theProblemIsNamed() {
+        assertNull(UserNames.problem("alice"));
+        assertEquals("it contains a space", UserNames.problem("bob smith"));
+        assertEquals("it contains 'ü'", UserNames.problem("jürgen"));
+        assertEquals("it contains a line break", UserNames.problem("alice\nPING"));
+        assertEquals("it contains the character U+202E", UserNames.problem("a\u202Eb"));
+        assertEquals("it contains '\uD83D\uDD10'", UserNames.problem("a\uD83D\uDD10"));
+        assertEquals("it starts with .", UserNames.problem(".alice"));
+        assertEquals("it is empty", UserNames.problem(""));
+        assertEquals("it is longer than 128 characters", UserNames.problem("a".repeat(129)));
     }
 
     @Test

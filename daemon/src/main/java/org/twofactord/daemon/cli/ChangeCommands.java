@@ -3,6 +3,8 @@ package org.twofactord.daemon.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -35,7 +37,8 @@ final class ChangeCommands {
         @Parameters(arity = "0..1", paramLabel = "NAME", description = "The user (default: yourself).")
         String name;
 
-        @Option(names = "--png", paramLabel = "FILE", description = "Also write the QR code to this PNG file.")
+        @Option(names = "--png", paramLabel = "FILE", description = "Also write the QR code to FILE, a new PNG file "
+                + "of mode 0600 (it holds the secret); an existing file is not overwritten.")
         Path png;
 
         @Option(names = "--code", paramLabel = "CODE", description = CODE_HELP)
@@ -45,6 +48,21 @@ final class ChangeCommands {
         boolean noQr;
 
         static final int TRIES = 3;
+
+        @Override
+        void validate() {
+            if (png == null) {
+                return;
+            }
+            if (Files.exists(png, LinkOption.NOFOLLOW_LINKS)) {
+                throw new UsageError(spec.commandLine(), "--png: " + printable(png.toString(), 300) + " exists; it is "
+                        + "not overwritten (the QR code holds the secret): name a new file");
+            }
+            Path parent = png.toAbsolutePath().getParent();
+            if (parent != null && !Files.isDirectory(parent)) {
+                throw new UsageError(spec.commandLine(), "--png: there is no directory " + printable(parent.toString(), 300));
+            }
+        }
 
         @Override
         int run(TwoFactorClient client, Io io) throws IOException {
@@ -59,7 +77,7 @@ final class ChangeCommands {
             }
             if (png != null) {
                 Qr.png(matrix, png);
-                io.out.println("QR code written to " + png);
+                io.out.println("QR code written to " + png + " (mode 0600: it holds the secret; delete it once scanned)");
             }
             io.out.println("Or enter it by hand:");
             io.out.println("  account: " + e.issuer() + ":" + e.account());
@@ -74,7 +92,13 @@ final class ChangeCommands {
                             + e.expiresInS() / 60 + " minutes");
                     return ExitCodes.NO;
                 }
-                Reply reply = client.call(Commands.CONFIRM + " " + user + " " + typed.replace(" ", ""));
+                String typedCode = typed.replace(" ", "");
+                if (codeProblem(typedCode) != null) {
+                    io.err.println("The security code is invalid. Type the code the app shows now.");
+                    io.err.flush();
+                    continue;
+                }
+                Reply reply = client.call(Commands.CONFIRM + " " + user + " " + typedCode);
                 if (reply.isOk()) {
                     io.out.println();
                     io.out.println("Two-factor authentication is on for " + user + ". Backup codes (each works once):");
@@ -124,22 +148,26 @@ final class ChangeCommands {
         String code;
 
         @Override
+        void validate() {
+            if (all && !names.isEmpty()) {
+                throw new UsageError(spec.commandLine(), "give either --all or names, not both");
+            }
+            if (!all && names.isEmpty()) {
+                throw new UsageError(spec.commandLine(), "name at least one user, or --all");
+            }
+            if (!all && except != null) {
+                throw new UsageError(spec.commandLine(), "--except goes with --all");
+            }
+            if (all && !yes && !((TwofactordCommand) spec.root().userObject()).io().interactive) {
+                throw new UsageError(spec.commandLine(), "remove --all needs --yes when not run on a terminal");
+            }
+        }
+
+        @Override
         int run(TwoFactorClient client, Io io) throws IOException {
             ObjectNode body;
             if (all) {
-                if (!names.isEmpty()) {
-                    io.err.println("twofactord: give either --all or names, not both");
-                    return ExitCodes.USAGE;
-                }
-                if (except != null && !org.twofactord.protocol.UserNames.isValid(except)) {
-                    io.err.println("twofactord: --except: '" + printable(except) + "' is not a valid user name");
-                    return ExitCodes.USAGE;
-                }
                 if (!yes) {
-                    if (!io.interactive) {
-                        io.err.println("twofactord: remove --all needs --yes when not run on a terminal");
-                        return ExitCodes.USAGE;
-                    }
                     String answer = io.ask("Remove two-factor authentication from every user except "
                             + currentUser() + "? Type 'yes' to go on: ");
                     if (!"yes".equals(answer)) {
@@ -149,14 +177,6 @@ final class ChangeCommands {
                 }
                 body = except == null ? client.removeAll() : client.removeAllExcept(except);
             } else {
-                if (names.isEmpty()) {
-                    io.err.println("twofactord: name at least one user, or --all");
-                    return ExitCodes.USAGE;
-                }
-                if (except != null) {
-                    io.err.println("twofactord: --except goes with --all");
-                    return ExitCodes.USAGE;
-                }
                 body = Proof.run(io, code, proof -> client.remove(names, proof));
             }
             List<String> removed = new ArrayList<>();
@@ -229,18 +249,23 @@ final class ChangeCommands {
 
     private static int mark(TwoFactorClient client, Io io, List<String> names, boolean on) throws IOException {
         for (String name : names) {
-            if (!org.twofactord.protocol.UserNames.isValid(name)) {
-                io.err.println("twofactord: '" + printable(name) + "' is not a valid user name");
-                return ExitCodes.USAGE;
-            }
-        }
-        for (String name : names) {
             TwoFactorClient.UserInfo u = client.require(name, on);
             io.out.println((on ? "required: " : "not required: ") + name
                     + (on && u.enrolled() ? " (already enrolled)" : "")
                     + (!on && u.required() ? " (still required by require_group)" : ""));
         }
         return ExitCodes.OK;
+    }
+
+    /** A NO reply as JSON: {"result":"no","reason":WORD} and whatever fields the reply had. */
+    static String noAsJson(Reply reply) {
+        ObjectNode json = Reply.object();
+        json.put("result", "no");
+        json.put("reason", reply.word());
+        if (reply.body() != null) {
+            json.setAll(reply.body());
+        }
+        return json.toString();
     }
 
     @Command(name = "verify", description = {"Check a code as a login would (verifiers): exit 0 if accepted, 1 if not.",
@@ -252,21 +277,20 @@ final class ChangeCommands {
         @Parameters(index = "1", paramLabel = "CODE", description = "The code (or a backup code).")
         String code;
 
-        @Option(names = "--json", description = "Print the daemon's reply JSON unchanged ({} when it has none).")
+        @Option(names = "--json", description = "Print the reply as JSON: on yes the daemon's unchanged "
+                + "({\"method\":\"totp\"}, {\"method\":\"backup\",\"backup_codes_left\":9}, "
+                + "{\"method\":\"none\",\"reason\":\"not-enrolled\"}), on no {\"result\":\"no\",\"reason\":WORD} "
+                + "with the reply's fields (\"retry_after\" when locked); the exit code is the same as without --json.")
         boolean json;
 
         @Override
         int run(TwoFactorClient client, Io io) throws IOException {
-            if (!org.twofactord.protocol.UserNames.isValid(name) || code.isEmpty() || code.chars().anyMatch(c -> c <= ' ')) {
-                io.err.println("twofactord: not a valid user name or code");
-                return ExitCodes.USAGE;
-            }
             Reply reply = client.call(Commands.VERIFY + " " + name + " " + code + " service=twofactord-cli");
             if (reply.kind() == Reply.Kind.ERR) {
                 throw new TwoFactorException(reply);
             }
             if (json) {
-                io.out.println(reply.body() == null ? "{}" : reply.body().toString());
+                io.out.println(reply.isOk() ? (reply.body() == null ? "{}" : reply.body().toString()) : noAsJson(reply));
             } else if (reply.isOk()) {
                 String method = reply.body().path("method").asText();
                 io.out.println("yes: " + switch (method) {

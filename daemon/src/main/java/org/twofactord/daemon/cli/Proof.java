@@ -30,6 +30,6 @@ final class Proof {
         if (code == null || code.isEmpty()) {
             throw new TwoFactorException(org.twofactord.protocol.Reply.no(Reasons.CODE_REQUIRED));
         }
-        return change.run(code);
+        return change.run(code.replace(" ", "")); // as the app shows it: "123 456"
     }
 }

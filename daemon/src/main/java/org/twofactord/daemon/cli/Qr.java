@@ -8,9 +8,17 @@ import com.google.zxing.qrcode.QRCodeWriter;
 import com.google.zxing.qrcode.decoder.ErrorCorrectionLevel;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.channels.Channels;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
+import java.util.Set;
 import javax.imageio.ImageIO;
+import javax.imageio.stream.ImageOutputStream;
+import javax.imageio.stream.MemoryCacheImageOutputStream;
 
 /** QR codes of otpauth URLs: as terminal text (Unicode half blocks) and as PNG. */
 public final class Qr {
@@ -55,7 +63,11 @@ public final class Qr {
         return x < 0 || y < 0 || x >= m.getWidth() || y >= m.getHeight() || !m.get(x, y);
     }
 
-    /** Writes the code as a black-on-white PNG with a 4-module quiet zone. */
+    /**
+     * Writes the code as a black-on-white PNG with a 4-module quiet zone into {@code file}, a new
+     * file of mode 0600: the code holds the secret. An existing file is never overwritten
+     * ({@link java.nio.file.FileAlreadyExistsException}); a file left half written is removed.
+     */
     public static void png(BitMatrix m, Path file) throws IOException {
         int size = (m.getWidth() + 2 * PNG_QUIET_ZONE) * PNG_SCALE;
         BufferedImage image = new BufferedImage(size, size, BufferedImage.TYPE_BYTE_BINARY);
@@ -66,8 +78,20 @@ public final class Qr {
                 image.setRGB(x, y, light(m, mx, my) ? 0xFFFFFF : 0x000000);
             }
         }
-        if (!ImageIO.write(image, "png", file.toFile())) {
-            throw new IOException("no PNG writer in this JVM");
+        try (OutputStream out = Channels.newOutputStream(Files.newByteChannel(file,
+                Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"))))) {
+            // In memory: ImageIO's default cache would put the image in a temporary file.
+            try (ImageOutputStream cached = new MemoryCacheImageOutputStream(out)) {
+                if (!ImageIO.write(image, "png", cached)) {
+                    throw new IOException("no PNG writer in this JVM");
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            if (!(e instanceof java.nio.file.FileAlreadyExistsException)) {
+                Files.deleteIfExists(file);
+            }
+            throw e;
         }
     }
 }

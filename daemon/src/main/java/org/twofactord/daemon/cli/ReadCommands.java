@@ -43,7 +43,7 @@ final class ReadCommands {
                 return ExitCodes.OK;
             }
             io.out.println("daemon:   " + client.hello().server() + " (protocol " + client.hello().protocol() + ") at "
-                    + socketPath());
+                    + socketInUse);
             io.out.println("policy:   " + policy.body().path("mode").asText() + describePolicy(policy.body().path("mode").asText()));
             io.out.println("issuer:   " + issuer.body().path("issuer").asText()
                     + (issuer.body().path("default").asBoolean() ? " (the host name, default)" : ""));
@@ -85,27 +85,42 @@ final class ReadCommands {
         boolean json;
 
         @Override
-        int run(TwoFactorClient client, Io io) throws IOException {
-            String line = Commands.POLICY;
-            if (change != null) {
-                String word = switch (change.toLowerCase(java.util.Locale.ROOT)) {
-                    case "enable" -> Commands.ENABLE;
-                    case "disable" -> Commands.DISABLE;
-                    case "require" -> Commands.REQUIRE;
-                    default -> null;
-                };
-                if (word == null) {
-                    io.err.println("twofactord: policy is one of enable, disable, require");
-                    return ExitCodes.USAGE;
-                }
-                line += " " + word;
+        void validate() {
+            if (change != null && word() == null) {
+                throw new UsageError(spec.commandLine(), "policy is one of enable, disable, require, not '"
+                        + printable(change) + "'");
             }
-            Reply reply = client.call(line);
+        }
+
+        private String word() {
+            return switch (change.toLowerCase(java.util.Locale.ROOT)) {
+                case "enable" -> Commands.ENABLE;
+                case "disable" -> Commands.DISABLE;
+                case "require" -> Commands.REQUIRE;
+                default -> null;
+            };
+        }
+
+        @Override
+        int run(TwoFactorClient client, Io io) throws IOException {
+            Reply reply = client.call(change == null ? Commands.POLICY : Commands.POLICY + " " + word());
             if (json || !reply.isOk()) {
                 return printJson(io, reply);
             }
-            io.out.println("policy: " + reply.body().path("mode").asText());
+            String mode = reply.body().path("mode").asText();
+            io.out.println(change == null ? "policy: " + mode : changed(mode));
             return ExitCodes.OK;
+        }
+
+        /** What a change did, from the mode the daemon answers (not from the word asked for). */
+        static String changed(String mode) {
+            return switch (mode) {
+                case "optional" -> "policy enabled: enrolled users are asked for a code (mode optional)";
+                case "required" -> "policy set to require: enrolled users are asked for a code, users without 2FA "
+                        + "are refused (mode required)";
+                case "disabled" -> "policy disabled: nobody is asked for a code (mode disabled)";
+                default -> "policy: " + mode;
+            };
         }
     }
 
@@ -119,18 +134,27 @@ final class ReadCommands {
         boolean json;
 
         @Override
-        int run(TwoFactorClient client, Io io) throws IOException {
-            String line;
-            if (words.isEmpty()) {
-                line = Commands.ISSUER;
-            } else if (words.size() == 1 && words.get(0).equalsIgnoreCase("reset")) {
-                line = Commands.ISSUER + " " + Commands.RESET;
-            } else if (words.size() >= 2 && words.get(0).equalsIgnoreCase("set")) {
-                line = Commands.ISSUER + " " + Commands.SET + " " + String.join(" ", words.subList(1, words.size()));
-            } else {
-                io.err.println("twofactord: usage: twofactord issuer [set TEXT | reset]");
-                return ExitCodes.USAGE;
+        void validate() {
+            boolean reset = words.size() == 1 && words.get(0).equalsIgnoreCase("reset");
+            boolean set = words.size() >= 2 && words.get(0).equalsIgnoreCase("set");
+            if (!words.isEmpty() && !reset && !set) {
+                throw new UsageError(spec.commandLine(), "usage: twofactord issuer [set TEXT | reset]");
             }
+            if (set && !printable(text(), Integer.MAX_VALUE).equals(text())) {
+                throw new UsageError(spec.commandLine(), "issuer set: TEXT '" + printable(text())
+                        + "' has a line break or another control character; the issuer is one line of text");
+            }
+        }
+
+        private String text() {
+            return String.join(" ", words.subList(1, words.size()));
+        }
+
+        @Override
+        int run(TwoFactorClient client, Io io) throws IOException {
+            String line = words.isEmpty() ? Commands.ISSUER
+                    : words.size() == 1 ? Commands.ISSUER + " " + Commands.RESET
+                    : Commands.ISSUER + " " + Commands.SET + " " + text();
             Reply reply = client.call(line);
             if (json || !reply.isOk()) {
                 return printJson(io, reply);
@@ -153,10 +177,6 @@ final class ReadCommands {
 
         @Override
         int run(TwoFactorClient client, Io io) throws IOException {
-            if (owner != null && !org.twofactord.protocol.UserNames.isValid(owner)) {
-                io.err.println("twofactord: --owner: '" + printable(owner) + "' is not a valid user name");
-                return ExitCodes.USAGE;
-            }
             Reply reply = client.call(owner == null ? Commands.USERS : Commands.USERS + " " + Commands.ARG_OWNER + owner);
             if (json || !reply.isOk()) {
                 return printJson(io, reply);

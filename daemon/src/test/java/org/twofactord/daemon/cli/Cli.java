@@ -58,4 +58,13 @@ final class Cli {
     static Run run(Path socket, String... args) {
         return run(socket, "", false, args);
     }
+
+    /** Runs with this working directory and environment (and no --socket added). */
+    static Run runIn(Path workingDir, java.util.Map<String, String> env, String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int exit = TwofactordCommand.run(args, new Io(new BufferedReader(new StringReader("")), new PrintWriter(out, true),
+                new PrintWriter(err, true), false, workingDir, env));
+        return new Run(exit, out.toString(), err.toString());
+    }
 }

@@ -79,8 +79,13 @@ class CliTest {
         assertTrue(status.out().contains("daemon:   twofactord/test (protocol 1) at " + socket), status.out());
         assertTrue(status.out().contains("policy:   disabled (nobody is asked for a code)"));
         assertTrue(status.out().contains("users:    0 enrolled"));
-        assertEquals(new Cli.Run(0, "policy: optional\n", ""), Cli.run(socket, "policy", "enable"));
-        assertEquals(new Cli.Run(0, "policy: required\n", ""), Cli.run(socket, "policy", "REQUIRE"));
+        assertEquals(new Cli.Run(0, "policy disabled: nobody is asked for a code (mode disabled)\n", ""),
+                Cli.run(socket, "policy", "disable"));
+        assertEquals(new Cli.Run(0, "policy enabled: enrolled users are asked for a code (mode optional)\n", ""),
+                Cli.run(socket, "policy", "enable"));
+        assertEquals(new Cli.Run(0, "policy: optional\n", ""), Cli.run(socket, "policy"));
+        assertEquals(new Cli.Run(0, "policy set to require: enrolled users are asked for a code, users without 2FA are "
+                + "refused (mode required)\n", ""), Cli.run(socket, "policy", "REQUIRE"));
         assertEquals(new Cli.Run(0, "policy: required\n", ""), Cli.run(socket, "policy"));
         assertEquals(2, Cli.run(socket, "policy", "sometimes").exit());
         assertEquals(new Cli.Run(0, "issuer: Acme Hosting\n", ""), Cli.run(socket, "issuer", "set", "Acme", "Hosting"));
@@ -109,6 +114,8 @@ class CliTest {
         assertEquals(new Cli.Run(0, "yes: the code is accepted\n", ""), Cli.run(socket, "verify", "alice", code));
         assertEquals(new Cli.Run(1, "no: that code was already used; wait for the next one\n", ""),
                 Cli.run(socket, "verify", "alice", code));
+        assertEquals(new Cli.Run(1, "{\"result\":\"no\",\"reason\":\"replayed\"}\n", ""),
+                Cli.run(socket, "verify", "alice", code, "--json"));
         assertEquals("{\"method\":\"none\",\"reason\":\"not-enrolled\"}\n", Cli.run(socket, "verify", "bob", "1", "--json").out());
     }
 
@@ -143,6 +150,8 @@ class CliTest {
         }
         Cli.Run locked = Cli.run(socket, "verify", "alice", Totp.code(alice.get(0), daemon.clock, 0));
         assertEquals(new Cli.Run(1, "no: too many wrong codes; the account is locked for now; try again in 60 s\n", ""), locked);
+        assertEquals(new Cli.Run(1, "{\"result\":\"no\",\"reason\":\"locked\",\"retry_after\":60}\n", ""),
+                Cli.run(socket, "verify", "alice", "000000", "--json"));
         String lockedRow = Cli.run(socket, "users").out().split("\n")[1];
         assertTrue(lockedRow.matches("alice .* 5 +\\d{4}-\\d\\d-\\d\\dT[\\d:]+Z +- +-"),
                 "the failures that led to the lock, next to it: " + lockedRow);
@@ -164,6 +173,24 @@ class CliTest {
         assertTrue(refused.err().contains("needs --yes when not run on a terminal"));
         assertEquals(1, Cli.run(socket, "no\n", true, "remove", "--all").exit());
         assertEquals(new Cli.Run(0, "removed: bob\n", ""), Cli.run(socket, "remove", "--all", "--yes"));
+    }
+
+    /**
+     * In dev mode (and here) this uid counts as root, which needs no code for any change; --as
+     * NAME shows the self role: a change to NAME's own account then needs NAME's code.
+     */
+    @Test
+    void asShowsTheSelfRoleInDevMode() throws Exception {
+        Cli.run(socket, "policy", "enable");
+        List<String> alice = enrol("alice");
+        String wrong = Totp.wrongCode(alice.get(0), daemon.clock);
+        assertEquals(new Cli.Run(1, "", "twofactord: no: the security code is invalid\n"),
+                Cli.run(socket, "backup", "alice", "--as", "alice", "--code", wrong));
+        Cli.Run noCode = Cli.run(socket, "backup", "alice", "--as", "alice");
+        assertEquals(new Cli.Run(1, "This account has two-factor authentication. Enter a current code or a backup code: \n",
+                "twofactord: no: this account has two-factor authentication: a current code is needed\n"), noCode);
+        assertEquals(0, Cli.run(socket, "backup", "alice", "--as", "alice", "--code", alice.get(1)).exit(), "her own backup code");
+        assertEquals(0, Cli.run(socket, "backup", "alice", "--code", wrong).exit(), "as root no code is asked for");
     }
 
     /** require/unrequire, users --owner, remove --all --except, and --as (protocol 1.1) through the command line. */
@@ -204,7 +231,8 @@ class CliTest {
         assertEquals(2, Cli.run(null, "verify", "only-one-arg").exit());
         Cli.Run gone = Cli.run(dir.resolve("nothing.sock"), "status");
         assertEquals(4, gone.exit());
-        assertTrue(gone.err().startsWith("twofactord: cannot talk to the daemon at " + dir.resolve("nothing.sock")));
+        assertTrue(gone.err().startsWith("twofactord: cannot connect to the daemon at " + dir.resolve("nothing.sock")
+                + ": no such file. Is the daemon running?"), gone.err());
         Cli.Run help = Cli.run(null, "--help");
         assertEquals(0, help.exit());
         assertTrue(help.out().contains("Exit codes: 0 ok (yes), 1 no"));

@@ -1,6 +1,8 @@
 package org.twofactord.daemon.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.zxing.BinaryBitmap;
 import com.google.zxing.DecodeHintType;
@@ -89,6 +91,28 @@ class QrTest {
                 p.waitFor(30, TimeUnit.SECONDS);
                 assertEquals(url, out);
             }
+        }
+    }
+
+    /** The PNG holds the secret: a new file of mode 0600, and an existing file is left alone. */
+    @Test
+    void thePngIsPrivateAndNeverOverwritten() throws Exception {
+        try (TestDaemon daemon = new TestDaemon(dir).start()) {
+            Path png = dir.resolve("qr.png");
+            Cli.Run r = Cli.run(daemon.socket(), "", false, "enroll", "alice", "--png", png.toString(), "--no-qr");
+            assertTrue(r.out().contains("QR code written to " + png + " (mode 0600"), r.out());
+            assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
+                    java.nio.file.Files.getPosixFilePermissions(png)));
+            byte[] first = java.nio.file.Files.readAllBytes(png);
+            Cli.Run again = Cli.run(daemon.socket(), "", false, "enroll", "bob", "--png", png.toString());
+            assertEquals(new Cli.Run(2, "", "twofactord: --png: " + png + " exists; it is not overwritten (the QR code "
+                    + "holds the secret): name a new file\n"), again);
+            assertTrue(java.util.Arrays.equals(first, java.nio.file.Files.readAllBytes(png)), "the file is unchanged");
+            try (var c = daemon.client()) {
+                assertFalse(Json.of(c.call("USER bob")).get("pending").asBoolean(), "refused before enrolling");
+            }
+            Cli.Run noDir = Cli.run(daemon.socket(), "", false, "enroll", "bob", "--png", dir.resolve("none/qr.png").toString());
+            assertEquals(new Cli.Run(2, "", "twofactord: --png: there is no directory " + dir.resolve("none") + "\n"), noDir);
         }
     }
 

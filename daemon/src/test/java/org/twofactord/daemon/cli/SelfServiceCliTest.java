@@ -100,6 +100,16 @@ class SelfServiceCliTest {
         return new Result(p.exitValue(), out);
     }
 
+    /** A socket this user may not open: the message names the socket's group and what to do. */
+    @Test
+    void aSocketThatIsNotOursSaysWhichGroupToJoin() throws Exception {
+        Files.setPosixFilePermissions(daemon.socket(), PosixFilePermissions.fromString("rw-rw----"));
+        String group = Files.readAttributes(daemon.socket(), java.nio.file.attribute.PosixFileAttributes.class).group().getName();
+        Result denied = asCarol("", "status");
+        assertEquals(new Result(4, "twofactord: cannot connect to the daemon at " + daemon.socket() + ": permission denied: "
+                + "you are not in the socket's group (" + group + "), or run as root\n"), denied);
+    }
+
     @Test
     void anOrdinaryUserEnrolsThenProvesChangesWithACode() throws Exception {
         // Each enroll run makes a new secret, which a fixed standard input cannot answer; so root
