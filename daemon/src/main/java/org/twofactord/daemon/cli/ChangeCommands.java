@@ -1,5 +1,6 @@
 package org.twofactord.daemon.cli;
 
+import org.twofactord.protocol.Keys;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
@@ -102,7 +103,7 @@ final class ChangeCommands {
                 if (reply.isOk()) {
                     io.out.println();
                     io.out.println("Two-factor authentication is on for " + user + ". Backup codes (each works once):");
-                    for (JsonNode b : reply.body().path("backup_codes")) {
+                    for (JsonNode b : reply.body().path(Keys.BACKUP_CODES)) {
                         io.out.println("  " + b.asText());
                     }
                     io.out.println("Keep these backup codes somewhere safe: they let you in if you lose your phone.");
@@ -118,10 +119,10 @@ final class ChangeCommands {
         }
 
         static String skewAdvice(ObjectNode body) {
-            if (body == null || !body.has("clock_skew_s")) {
+            if (body == null || !body.has(Keys.CLOCK_SKEW_S)) {
                 return " Type the code the app shows now.";
             }
-            long skew = body.get("clock_skew_s").asLong();
+            long skew = body.get(Keys.CLOCK_SKEW_S).asLong();
             return " It matches a time " + Math.abs(skew) + " seconds " + (skew > 0 ? "ahead of" : "behind")
                     + " this server's clock: check the time on the phone and the server's time synchronisation "
                     + "(timedatectl).";
@@ -180,9 +181,9 @@ final class ChangeCommands {
                 body = Proof.run(io, code, proof -> client.remove(names, proof));
             }
             List<String> removed = new ArrayList<>();
-            body.path("removed").forEach(n -> removed.add(n.asText()));
+            body.path(Keys.REMOVED).forEach(n -> removed.add(n.asText()));
             List<String> none = new ArrayList<>();
-            body.path("not_enrolled").forEach(n -> none.add(n.asText()));
+            body.path(Keys.NOT_ENROLLED).forEach(n -> none.add(n.asText()));
             io.out.println("removed: " + (removed.isEmpty() ? "nobody" : String.join(" ", removed)));
             if (!none.isEmpty()) {
                 io.out.println("had no 2FA: " + String.join(" ", none));
@@ -261,7 +262,7 @@ final class ChangeCommands {
     static String noAsJson(Reply reply) {
         ObjectNode json = Reply.object();
         json.put("result", "no");
-        json.put("reason", reply.word());
+        json.put(Keys.REASON, reply.word());
         if (reply.body() != null) {
             json.setAll(reply.body());
         }
@@ -292,16 +293,16 @@ final class ChangeCommands {
             if (json) {
                 io.out.println(reply.isOk() ? (reply.body() == null ? "{}" : reply.body().toString()) : noAsJson(reply));
             } else if (reply.isOk()) {
-                String method = reply.body().path("method").asText();
+                String method = reply.body().path(Keys.METHOD).asText();
                 io.out.println("yes: " + switch (method) {
                     case "totp" -> "the code is accepted";
-                    case "backup" -> "backup code accepted, " + reply.body().path("backup_codes_left").asInt() + " left";
-                    default -> "no second factor in force (" + reply.body().path("reason").asText() + ")";
+                    case "backup" -> "backup code accepted, " + reply.body().path(Keys.BACKUP_CODES_LEFT).asInt() + " left";
+                    default -> "no second factor in force (" + reply.body().path(Keys.REASON).asText() + ")";
                 });
             } else {
                 io.out.println("no: " + Messages.reason(reply.word())
-                        + (reply.body() != null && reply.body().has("retry_after")
-                        ? "; try again in " + reply.body().get("retry_after").asLong() + " s" : ""));
+                        + (reply.body() != null && reply.body().has(Keys.RETRY_AFTER)
+                        ? "; try again in " + reply.body().get(Keys.RETRY_AFTER).asLong() + " s" : ""));
             }
             return reply.isOk() ? ExitCodes.OK : ExitCodes.NO;
         }

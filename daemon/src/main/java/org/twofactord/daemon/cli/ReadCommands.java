@@ -31,7 +31,7 @@ final class ReadCommands {
             Reply stats = client.call(Commands.STATS); // admins only; others see the rest
             if (json) {
                 ObjectNode all = Reply.object();
-                all.putObject("hello").put("protocol", client.hello().protocol()).put("server", client.hello().server());
+                all.putObject("hello").put(Keys.PROTOCOL, client.hello().protocol()).put(Keys.SERVER, client.hello().server());
                 all.set("policy", policy.body());
                 all.set("issuer", issuer.body());
                 if (stats.isOk()) {
@@ -44,19 +44,19 @@ final class ReadCommands {
             }
             io.out.println("daemon:   " + client.hello().server() + " (protocol " + client.hello().protocol() + ") at "
                     + socketInUse);
-            io.out.println("policy:   " + policy.body().path("mode").asText() + describePolicy(policy.body().path("mode").asText()));
-            io.out.println("issuer:   " + issuer.body().path("issuer").asText()
-                    + (issuer.body().path("default").asBoolean() ? " (the host name, default)" : ""));
+            io.out.println("policy:   " + policy.body().path(Keys.MODE).asText() + describePolicy(policy.body().path(Keys.MODE).asText()));
+            io.out.println("issuer:   " + issuer.body().path(Keys.ISSUER).asText()
+                    + (issuer.body().path(Keys.DEFAULT).asBoolean() ? " (the host name, default)" : ""));
             if (stats.isOk()) {
                 JsonNode s = stats.body();
-                io.out.println("users:    " + s.path("users").asLong() + " enrolled");
-                io.out.println("verify:   " + s.path("verify_ok").asLong() + " accepted, " + s.path("verify_no").asLong()
-                        + " refused (" + s.path("replays").asLong() + " replays), " + s.path("lockouts").asLong()
+                io.out.println("users:    " + s.path(Keys.USERS).asLong() + " enrolled");
+                io.out.println("verify:   " + s.path(Keys.VERIFY_OK).asLong() + " accepted, " + s.path(Keys.VERIFY_NO).asLong()
+                        + " refused (" + s.path(Keys.REPLAYS).asLong() + " replays), " + s.path(Keys.LOCKOUTS).asLong()
                         + " lockouts since start");
-                io.out.println("uptime:   " + s.path("uptime_s").asLong() + " s, " + s.path("connections").asLong()
+                io.out.println("uptime:   " + s.path(Keys.UPTIME_S).asLong() + " s, " + s.path(Keys.CONNECTIONS).asLong()
                         + " connections");
-                if (!s.path("clock_skew_s").isNull()) {
-                    io.out.println("clock:    last enrolment code was " + s.path("clock_skew_s").asLong()
+                if (!s.path(Keys.CLOCK_SKEW_S).isNull()) {
+                    io.out.println("clock:    last enrolment code was " + s.path(Keys.CLOCK_SKEW_S).asLong()
                             + " s off the server's clock: check time synchronisation");
                 }
             } else if (ErrorCodes.FORBIDDEN.equals(stats.word())) {
@@ -107,7 +107,7 @@ final class ReadCommands {
             if (json || !reply.isOk()) {
                 return printJson(io, reply);
             }
-            String mode = reply.body().path("mode").asText();
+            String mode = reply.body().path(Keys.MODE).asText();
             io.out.println(change == null ? "policy: " + mode : changed(mode));
             return ExitCodes.OK;
         }
@@ -159,8 +159,8 @@ final class ReadCommands {
             if (json || !reply.isOk()) {
                 return printJson(io, reply);
             }
-            io.out.println("issuer: " + reply.body().path("issuer").asText()
-                    + (reply.body().path("default").asBoolean() ? " (the host name, default)" : ""));
+            io.out.println("issuer: " + reply.body().path(Keys.ISSUER).asText()
+                    + (reply.body().path(Keys.DEFAULT).asBoolean() ? " (the host name, default)" : ""));
             return ExitCodes.OK;
         }
     }
@@ -221,13 +221,13 @@ final class ReadCommands {
                 return printJson(io, reply);
             }
             JsonNode u = reply.body();
-            io.out.println("user:         " + u.path("user").asText());
-            io.out.println("enrolled:     " + (u.path("enrolled").asBoolean() ? "yes, at " + time(u, "enrolled_at") : "no")
-                    + (u.path("pending").asBoolean() ? " (an enrolment is waiting for its code)" : ""));
-            io.out.println("last used:    " + time(u, "last_used_at"));
-            io.out.println("backup codes: " + u.path("backup_codes_left").asInt() + " left");
-            io.out.println("failures:     " + u.path("failures").asInt());
-            io.out.println("locked until: " + time(u, "locked_until"));
+            io.out.println("user:         " + u.path(Keys.USER).asText());
+            io.out.println("enrolled:     " + (u.path(Keys.ENROLLED).asBoolean() ? "yes, at " + time(u, Keys.ENROLLED_AT) : "no")
+                    + (u.path(Keys.PENDING).asBoolean() ? " (an enrolment is waiting for its code)" : ""));
+            io.out.println("last used:    " + time(u, Keys.LAST_USED_AT));
+            io.out.println("backup codes: " + u.path(Keys.BACKUP_CODES_LEFT).asInt() + " left");
+            io.out.println("failures:     " + u.path(Keys.FAILURES).asInt());
+            io.out.println("locked until: " + time(u, Keys.LOCKED_UNTIL));
             io.out.println("required:     " + switch (required(u)) {
                 case "yes" -> "yes (marked: must enrol before logging in)";
                 case "group" -> "yes (member of require_group: must enrol before logging in)";

@@ -1,5 +1,6 @@
 package org.twofactord.daemon.cli;
 
+import org.twofactord.protocol.Keys;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -149,7 +150,7 @@ final class StoreCommand implements Runnable {
             if (!reply.isOk()) {
                 return report(io, reply);
             }
-            Path snapshot = Path.of(reply.body().path("path").asText());
+            Path snapshot = Path.of(reply.body().path(Keys.PATH).asText());
             Path stateDir = snapshot.getParent().getParent();
             Files.createDirectories(target.toAbsolutePath().getParent());
             Files.createDirectory(target, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));

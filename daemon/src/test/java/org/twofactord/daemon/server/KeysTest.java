@@ -20,7 +20,8 @@ import org.twofactord.protocol.Keys;
 /**
  * Every JSON member name of the protocol is a constant in {@link Keys}: the code that builds
  * replies (the daemon's server package and the store's STATS figures) and the client library
- * that reads them use the constants, never a literal, and docs/protocol.md names every one.
+ * that reads them use the constants, never a literal (nor do the command line and the web-login
+ * example, which read replies), and docs/protocol.md names every one.
  */
 class KeysTest {
     private static final Pattern LITERAL = Pattern.compile(
@@ -39,6 +40,27 @@ class KeysTest {
             Matcher m = LITERAL.matcher(Files.readString(source));
             while (m.find()) {
                 literals.add(source.getFileName() + ": " + m.group());
+            }
+        }
+        // The command line and the web-login example read replies too; they build other JSON of
+        // their own (status --json, verify --json), so only a protocol key's literal is refused.
+        Set<String> protocolKeys = new HashSet<>();
+        for (Field f : Keys.class.getFields()) {
+            protocolKeys.add((String) f.get(null));
+        }
+        List<Path> readers = new ArrayList<>();
+        for (String dir : List.of("src/main/java/org/twofactord/daemon/cli",
+                "../examples/web-login/src/main/java/org/twofactord/weblogin")) {
+            try (Stream<Path> files = Files.walk(Path.of(dir))) {
+                files.filter(p -> p.toString().endsWith(".java")).forEach(readers::add);
+            }
+        }
+        for (Path source : readers) {
+            Matcher m = LITERAL.matcher(Files.readString(source));
+            while (m.find()) {
+                if (protocolKeys.contains(m.group(2))) {
+                    literals.add(source.getFileName() + ": " + m.group());
+                }
             }
         }
         assertEquals(List.of(), literals, "use org.twofactord.protocol.Keys");

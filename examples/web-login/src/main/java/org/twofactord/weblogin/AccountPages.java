@@ -1,5 +1,6 @@
 package org.twofactord.weblogin;
 
+import org.twofactord.protocol.Keys;
 import java.io.IOException;
 import java.util.List;
 import java.util.Optional;
@@ -240,10 +241,10 @@ final class AccountPages {
     /** CONFIRM's hint when the code was right for another time: the phone's clock is off. */
     private static String skewHint(TwoFactorException e) {
         var body = e.reply().body();
-        if (body == null || !body.has("clock_skew_s")) {
+        if (body == null || !body.has(Keys.CLOCK_SKEW_S)) {
             return "";
         }
-        long skew = body.get("clock_skew_s").asLong();
+        long skew = body.get(Keys.CLOCK_SKEW_S).asLong();
         return " The code would be right " + Math.abs(skew) + " seconds " + (skew > 0 ? "from now" : "ago")
                 + ": check that the time on your phone is set automatically.";
     }

@@ -1,5 +1,6 @@
 package org.twofactord.weblogin;
 
+import org.twofactord.protocol.Keys;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -263,7 +264,7 @@ final class AdminPages {
     static List<String> remove(TwoFactorClient c, List<String> names) throws IOException {
         List<String> removed = new ArrayList<>();
         for (List<String> batch : batches(names)) {
-            c.remove(batch, null).path("removed").forEach(n -> removed.add(n.asText()));
+            c.remove(batch, null).path(Keys.REMOVED).forEach(n -> removed.add(n.asText()));
         }
         return removed;
     }

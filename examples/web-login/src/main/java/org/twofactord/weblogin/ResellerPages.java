@@ -1,5 +1,6 @@
 package org.twofactord.weblogin;
 
+import org.twofactord.protocol.Keys;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -113,7 +114,7 @@ final class ResellerPages {
                 List<String> removed = new ArrayList<>();
                 app.settings.daemon().call(c -> c.actingAs(me, a -> {
                     for (List<String> batch : AdminPages.batches(names)) {
-                        a.remove(batch, null).path("removed").forEach(n -> removed.add(n.asText()));
+                        a.remove(batch, null).path(Keys.REMOVED).forEach(n -> removed.add(n.asText()));
                         handled.addAll(batch);
                     }
                     return null;
@@ -148,7 +149,7 @@ final class ResellerPages {
         try {
             List<String> removed = new ArrayList<>();
             app.settings.daemon().call(c -> c.actingAs(me, a -> a.removeAllExcept(me)))
-                    .path("removed").forEach(n -> removed.add(n.asText()));
+                    .path(Keys.REMOVED).forEach(n -> removed.add(n.asText()));
             WebLogin.LOG.log(System.Logger.Level.INFO, me + " (reseller) reset 2FA of every account but his own: "
                     + removed.size());
             String which = removed.isEmpty() || removed.size() > NAMES_IN_NOTICE ? ""
