@@ -126,6 +126,7 @@ public final class ServeCommand implements Callable<Integer> {
         if (dev) {
             out.println("twofactord (dev mode) listening on " + server.socketPath());
             out.println("in another terminal: " + devClientHint(server.socketPath()));
+            out.println("or speak the protocol (docs/protocol.md): socat - UNIX-CONNECT:" + server.socketPath());
             out.flush();
         }
         // The store is open and the accept loop runs: connections queued by systemd meanwhile

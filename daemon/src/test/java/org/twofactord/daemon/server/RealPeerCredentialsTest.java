@@ -103,7 +103,7 @@ class RealPeerCredentialsTest {
     void aMemberOfTheVerifierGroupMayCheckAndVerifyButNotAdminister() throws Exception {
         assertEquals(List.of("OK {\"required\":false,\"reason\":\"not-enrolled\"}",
                 "OK {\"method\":\"none\",\"reason\":\"not-enrolled\"}",
-                "ERR forbidden USERS is for administrators (uid 0 or the admin group)",
+                "ERR forbidden USERS is for administrators, or for an owner of accounts (then on its own accounts only)",
                 "ERR forbidden ENROLL is for administrators, or for a user on its own name"),
                 as(LOGIN, "CHECK " + ALICE, "VERIFY " + ALICE + " 123456", "USERS", "ENROLL " + ALICE));
     }
@@ -113,8 +113,8 @@ class RealPeerCredentialsTest {
         List<String> first = as(ALICE, "ENROLL " + ALICE, "ENROLL " + BOB, "USER " + BOB, "REMOVE " + BOB);
         String secret = Json.of(first.get(0)).get("secret").asText();
         assertEquals("ERR forbidden ENROLL is for administrators, or for a user on its own name", first.get(1));
-        assertEquals("ERR forbidden USER is for administrators, or for a user on its own name", first.get(2));
-        assertEquals("ERR forbidden REMOVE is for administrators, or for a user on its own name", first.get(3));
+        assertEquals("ERR forbidden USER is for administrators, for a user on its own name, or for an owner on the accounts it owns", first.get(2));
+        assertEquals("ERR forbidden REMOVE is for administrators, for a user on its own name, or for an owner on the accounts it owns", first.get(3));
 
         List<String> confirm = as(ALICE, "CONFIRM " + ALICE + " " + Totp.code(secret, daemon.clock, -1), "USER " + ALICE);
         assertTrue(confirm.get(0).startsWith("OK {\"backup_codes\":["), confirm.get(0));
@@ -150,7 +150,7 @@ class RealPeerCredentialsTest {
         List<String> replies = as(ADMIN, "BACKUP " + BOB, "REMOVE " + BOB);
         assertTrue(replies.get(0).startsWith("OK {\"backup_codes\":["), replies.get(0));
         assertEquals("OK {\"removed\":[\"" + BOB + "\"],\"not_enrolled\":[]}", replies.get(1));
-        assertEquals(List.of("ERR forbidden REMOVE is for administrators (uid 0 or the admin group)"),
+        assertEquals(List.of("ERR forbidden REMOVE is for administrators, or for an owner of accounts (then on its own accounts only)"),
                 as(ALICE, "REMOVE *"));
     }
 
