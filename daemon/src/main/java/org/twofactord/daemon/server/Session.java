@@ -198,9 +198,17 @@ final class Session implements Runnable {
         }
     }
 
-    /** Sets the socket's read timeout to what is left of the current deadline before each read. */
+    /**
+     * Sets the socket's read timeout to what is left of the current deadline before each read,
+     * unless the timeout already set is within 1% (at least 10 ms) of it: junixsocket sets a
+     * timeout with two setsockopt calls, and each line of a connection would otherwise pay them
+     * again for the same deadline give or take microseconds. A read may then end that much before
+     * or after its deadline; the reaper closes a connection past its deadline in any case.
+     */
     private final class DeadlineInput extends InputStream {
         private final InputStream in;
+        /** The timeout last set on the socket, in ms; 0 before the first read. */
+        private int timeoutSetMs;
 
         DeadlineInput(InputStream in) {
             this.in = in;
@@ -218,7 +226,11 @@ final class Session implements Runnable {
             if (left <= 0) {
                 throw new SocketException("idle timeout");
             }
-            socket.setSoTimeout((int) Math.max(1, Math.min(Integer.MAX_VALUE, left / 1_000_000)));
+            int timeoutMs = (int) Math.max(1, Math.min(Integer.MAX_VALUE, left / 1_000_000));
+            if (timeoutSetMs == 0 || Math.abs(timeoutSetMs - timeoutMs) > Math.max(10, timeoutSetMs / 100)) {
+                socket.setSoTimeout(timeoutMs);
+                timeoutSetMs = timeoutMs;
+            }
             return in.read(b, off, len);
         }
     }
