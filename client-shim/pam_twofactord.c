@@ -366,9 +366,11 @@ static int send_all(pam_handle_t *pamh, int fd, const char *buf, size_t len, lon
 /*
  * Reads one reply line into line (TFD_MAX_LINE bytes) and replaces its LF with
  * a NUL. A reply may use TFD_MAX_LINE bytes, LF included, as a request may.
+ * *trailing is set when bytes came after the LF (they are dropped, and the
+ * connection must not carry another request).
  * 1 on a line; 0 (logged) on a timeout, an early close, an over-long line or a NUL.
  */
-static int read_line(pam_handle_t *pamh, int fd, char *line, long long deadline, int timeout_ms)
+static int read_line(pam_handle_t *pamh, int fd, char *line, long long deadline, int timeout_ms, int *trailing)
 {
     size_t have = 0;
 
@@ -406,7 +408,8 @@ static int read_line(pam_handle_t *pamh, int fd, char *line, long long deadline,
         have += (size_t)n;
         if (lf != NULL) {
             size_t len = (size_t)(lf - line);
-            /* Bytes after the LF are ignored: the connection carries this one request. */
+            /* Bytes after the LF are ignored, and the connection is not used again. */
+            *trailing = have > len + 1;
             if (memchr(line, '\0', len) != NULL) {
                 pam_syslog(pamh, LOG_ERR, "twofactord's reply contains a NUL byte");
                 return 0;
@@ -745,24 +748,27 @@ static int parse_body(const char *text, struct reply_body *body)
 }
 
 /*
- * Sends one request on a new connection and reads its reply into line.
- * A connection per request: the user may take longer to type a code than
- * the daemon keeps an idle connection open.
+ * Sends one request on *fd (connecting first if *fd is -1) and reads its reply
+ * into line. The connection stays open for one more request when the reply
+ * was read cleanly; otherwise it is closed and *fd is -1.
  * 1 on a parsed reply; 0 (logged) otherwise.
  */
-static int ask_daemon(pam_handle_t *pamh, const struct options *opt, const char *command, const char *request,
-                      char *line, struct reply *reply)
+static int ask_daemon(pam_handle_t *pamh, const struct options *opt, int *fd, const char *command,
+                      const char *request, char *line, struct reply *reply)
 {
     int ok = 0;
-    int fd = connect_daemon(pamh, opt);
+    int trailing = 0;
 
-    if (fd < 0) {
+    if (*fd < 0) {
+        *fd = connect_daemon(pamh, opt);
+    }
+    if (*fd < 0) {
         goto out;
     }
-    if (!send_all(pamh, fd, request, strlen(request), now_ms() + opt->timeout_ms, opt->timeout_ms)) {
+    if (!send_all(pamh, *fd, request, strlen(request), now_ms() + opt->timeout_ms, opt->timeout_ms)) {
         goto out;
     }
-    if (!read_line(pamh, fd, line, now_ms() + opt->timeout_ms, opt->timeout_ms)) {
+    if (!read_line(pamh, *fd, line, now_ms() + opt->timeout_ms, opt->timeout_ms, &trailing)) {
         goto out;
     }
     {
@@ -779,10 +785,33 @@ static int ask_daemon(pam_handle_t *pamh, const struct options *opt, const char 
     }
     ok = 1;
 out:
-    if (fd >= 0) {
-        close(fd);
+    if ((!ok || trailing) && *fd >= 0) {
+        close(*fd);
+        *fd = -1;
     }
     return ok;
+}
+
+/* Closes the connection to the daemon, if open. */
+static void hang_up(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+/*
+ * Whether split_code finds its code without asking anyone: a module before
+ * this one set PAM_AUTHTOK. Then VERIFY follows CHECK at once, on the same
+ * connection; otherwise the connection is closed before the prompt, so that no
+ * daemon thread waits while a person types.
+ */
+static int code_known_without_prompt(pam_handle_t *pamh, const struct options *opt)
+{
+    const void *item = NULL;
+
+    return opt->split_code && pam_get_item(pamh, PAM_AUTHTOK, &item) == PAM_SUCCESS && item != NULL;
 }
 
 /* What a NO means for the login: PAM_MAXTRIES when locked, PAM_AUTH_ERR otherwise. */
@@ -969,6 +998,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
     struct reply reply;
     struct reply_body body;
     const char *user = NULL;
+    int fd = -1;
     char code[CODE_MAX + 1];
     char request[TFD_MAX_LINE];
     char line[TFD_MAX_LINE];
@@ -1000,7 +1030,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
     if (n < 0 || (size_t)n >= sizeof request) {
         goto out;
     }
-    if (!ask_daemon(pamh, &opt, TFD_CMD_CHECK, request, line, &reply)) {
+    if (!ask_daemon(pamh, &opt, &fd, TFD_CMD_CHECK, request, line, &reply)) {
         rc = PAM_AUTHINFO_UNAVAIL;
         goto out;
     }
@@ -1023,6 +1053,9 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
     if (opt.debug) {
         pam_syslog(pamh, LOG_DEBUG, "CHECK %s: a code is required", user);
     }
+    if (!code_known_without_prompt(pamh, &opt)) {
+        hang_up(&fd); /* VERIFY comes on a new connection, after the prompt */
+    }
 
     n = opt.split_code ? code_from_authtok(pamh, &opt, user, code) : code_from_prompt(pamh, &opt, user, code);
     if (n != PAM_SUCCESS) {
@@ -1042,7 +1075,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
     request[used++] = '\n';
     request[used] = '\0';
 
-    if (!ask_daemon(pamh, &opt, TFD_CMD_VERIFY, request, line, &reply)) {
+    if (!ask_daemon(pamh, &opt, &fd, TFD_CMD_VERIFY, request, line, &reply)) {
         rc = PAM_AUTHINFO_UNAVAIL;
         goto out;
     }
@@ -1060,6 +1093,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
     }
     rc = PAM_SUCCESS;
 out:
+    hang_up(&fd);
     explicit_bzero(code, sizeof code);
     explicit_bzero(request, sizeof request);
     explicit_bzero(line, sizeof line);

@@ -3,16 +3,20 @@
  *
  *   fakeserver SOCKET LOGFILE ACTION...
  *
- * Connection k (counting from 1) gets ACTION k; connections after the last
- * action get the last one again. Every request line received is appended to
- * LOGFILE, so a test can see what the module sent, or that it sent nothing.
- * Actions:
- *   line:TEXT      read a request line, answer TEXT and LF, close
+ * Request k (counting from 1, over all connections) gets ACTION k; requests
+ * after the last action get the last one again. After a line: or trickle:
+ * answer the connection stays open for the next request (the module sends VERIFY after
+ * CHECK on one connection when it knows the code without a prompt), until the
+ * client closes it. Every request line received is appended to LOGFILE, so a
+ * test can see what the module sent, or that it sent nothing; one line per
+ * connection accepted is appended to LOGFILE.connections. Actions:
+ *   line:TEXT      read a request line, answer TEXT and LF
  *   raw:TEXT       read a request line, answer TEXT as is (\n \r \t \0 \\ \xHH), close
  *   long:N         read a request line, answer N bytes of 'A' and LF, close
  *   trickle:TEXT   read a request line, answer TEXT and LF one byte every 100 ms
  *   close          read a request line, close without answering
- *   hangup         close at once, without reading
+ *   hangup         on a new connection: close at once, without reading
+ *                  (later on a connection: read a request line, close)
  *   silent         read a request line, never answer, keep the connection open
  * The socket appears at SOCKET (bound under another name, then renamed) only
  * once it listens, so a test may start connecting as soon as the file exists.
@@ -28,6 +32,7 @@
 #include <unistd.h>
 
 static FILE *request_log;
+static FILE *connection_log;
 
 static void die(const char *what)
 {
@@ -115,16 +120,12 @@ static void send_all(int fd, const char *buf, size_t len)
     }
 }
 
-static void serve(int fd, const char *action)
+/*
+ * Answers one request with action: 1 if the connection stays open for the next
+ * request, 0 if it is to be closed, 2 if it is to be left open and unserved.
+ */
+static int answer(int fd, const char *action)
 {
-    if (strcmp(action, "hangup") == 0) {
-        close(fd);
-        return;
-    }
-    if (!read_request(fd)) {
-        close(fd);
-        return;
-    }
     if (strncmp(action, "line:", 5) == 0) {
         send_all(fd, action + 5, strlen(action + 5));
         send_all(fd, "\n", 1);
@@ -133,6 +134,7 @@ static void serve(int fd, const char *action)
         size_t len = unescape(action + 4, out);
         send_all(fd, out, len);
         free(out);
+        return 0; /* raw text may lack its LF: the close ends it */
     } else if (strncmp(action, "long:", 5) == 0) {
         size_t len = (size_t)atol(action + 5);
         char *out = malloc(len + 1);
@@ -140,6 +142,7 @@ static void serve(int fd, const char *action)
         out[len] = '\n';
         send_all(fd, out, len + 1);
         free(out);
+        return 0;
     } else if (strncmp(action, "trickle:", 8) == 0) {
         const char *text = action + 8;
         struct timespec pause = { 0, 100 * 1000 * 1000 };
@@ -149,10 +152,39 @@ static void serve(int fd, const char *action)
         }
         send_all(fd, "\n", 1);
     } else if (strcmp(action, "silent") == 0) {
-        return; /* left open until the process is killed */
-    } else if (strcmp(action, "close") != 0) {
+        return 2; /* left open, unanswered, until the process is killed */
+    } else if (strcmp(action, "close") == 0 || strcmp(action, "hangup") == 0) {
+        return 0;
+    } else {
         fprintf(stderr, "fakeserver: unknown action %s\n", action);
         exit(2);
+    }
+    return 1;
+}
+
+/* Serves one connection: its requests take the next actions, from *next on. */
+static void serve(int fd, char **actions, int count, int *next)
+{
+    const char *action = actions[*next < count ? *next : count - 1];
+
+    if (strcmp(action, "hangup") == 0) {
+        (*next)++;
+        close(fd);
+        return;
+    }
+    /* An action is used only by a request that came: a client that closes takes none. */
+    while (read_request(fd)) {
+        action = actions[*next < count ? *next : count - 1];
+        (*next)++;
+        switch (answer(fd, action)) {
+        case 1:
+            continue;
+        case 2:
+            return;
+        default:
+            close(fd);
+            return;
+        }
     }
     close(fd);
 }
@@ -172,6 +204,13 @@ int main(int argc, char **argv)
     if (request_log == NULL) {
         die(argv[2]);
     }
+    {
+        char name[4096];
+        if ((size_t)snprintf(name, sizeof name, "%s.connections", argv[2]) >= sizeof name
+            || (connection_log = fopen(name, "a")) == NULL) {
+            die("connection log");
+        }
+    }
     if ((size_t)snprintf(temp, sizeof temp, "%s.tmp", argv[1]) >= sizeof temp) {
         fprintf(stderr, "fakeserver: socket path too long\n");
         return 2;
@@ -187,11 +226,13 @@ int main(int argc, char **argv)
     if (rename(temp, argv[1]) != 0) {
         die("rename");
     }
-    for (int k = 0;; k++) {
+    for (int next = 0;;) {
         int fd = accept(listener, NULL, NULL);
         if (fd < 0) {
             continue;
         }
-        serve(fd, argv[3 + (k < argc - 3 ? k : argc - 4)]);
+        fprintf(connection_log, "connection\n");
+        fflush(connection_log);
+        serve(fd, argv + 3, argc - 3, &next);
     }
 }

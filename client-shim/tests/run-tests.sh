@@ -162,6 +162,7 @@ fake() {
         [ -n "$after" ] && echo "$after"
     } >"$dir/svc"
     : >"$dir/received"
+    : >"$dir/received.connections"
     if [ -z "${NO_SERVER:-}" ]; then
         "$FAKE" "$dir/s.sock" "$dir/received" "${actions[@]}" &
         FAKE_PID=$!
@@ -188,6 +189,13 @@ fake() {
             return
         fi
     fi
+    if [ -n "${CONNECTIONS:-}" ]; then
+        received=$(grep -c . "$dir/received.connections")
+        if [ "$received" != "$CONNECTIONS" ]; then
+            fail "$name" "the daemon accepted $received connection(s), expected $CONNECTIONS"
+            return
+        fi
+    fi
     pass "$name"
 }
 
@@ -198,8 +206,8 @@ SENT="CHECK alice" fake "required:false -> PAM_IGNORE, no prompt" "" \
     'line:OK {"required":false,"reason":"policy-disabled"}' -- -e PAM_IGNORE -n 0 -M
 SENT="CHECK alice" fake "required:false (not-enrolled) -> PAM_IGNORE" "" \
     'line:OK {"required":false,"reason":"not-enrolled"}' -- -e PAM_IGNORE -n 0
-SENT=$'CHECK alice\nVERIFY alice 123456 service=svc rhost=10.0.0.1' \
-    fake "right code -> PAM_SUCCESS, VERIFY carries service and rhost" "debug" \
+SENT=$'CHECK alice\nVERIFY alice 123456 service=svc rhost=10.0.0.1' CONNECTIONS=2 \
+    fake "right code -> PAM_SUCCESS, VERIFY carries service and rhost, on a new connection after the prompt" "debug" \
     "$REQUIRED" 'line:OK {"method":"totp"}' -- -e PAM_SUCCESS -r 123456 -p "Verification code: " -M \
     -l "VERIFY alice: accepted" -L 123456
 fake "OK without a body to VERIFY -> PAM_SUCCESS" "" "$REQUIRED" 'line:OK' -- -e PAM_SUCCESS -r 123456
@@ -327,14 +335,29 @@ fake "option \"bogus\" is named in the log" "bogus" 'line:OK {"required":false}'
 fake "timeout=600000 and digits=8 are accepted" "timeout=600000 digits=8" 'line:OK {"required":false}' -- -e PAM_IGNORE
 
 # split_code: the code comes off the end of the password; the next module sees the rest.
-SENT=$'CHECK alice\nVERIFY alice 123456 service=svc rhost=10.0.0.1' \
+# With the password already read, the code is known at CHECK: VERIFY follows on the same connection.
+SENT=$'CHECK alice\nVERIFY alice 123456 service=svc rhost=10.0.0.1' CONNECTIONS=1 \
     STACK_BEFORE="auth requisite $PROBE set=s3cret123456" STACK_AFTER="auth required $PROBE expect=s3cret" \
-    fake "split_code: the next module gets only the password" "split_code" "$REQUIRED" 'line:OK' -- \
-    -e PAM_SUCCESS -n 0 -l "PAM_AUTHTOK as expected"
-SENT=$'CHECK alice\nVERIFY alice 654321 service=svc rhost=10.0.0.1' \
+    fake "split_code: the next module gets only the password; CHECK and VERIFY on one connection" \
+    "split_code" "$REQUIRED" 'line:OK' -- -e PAM_SUCCESS -n 0 -l "PAM_AUTHTOK as expected"
+SENT=$'CHECK alice\nVERIFY alice 123456 service=svc rhost=10.0.0.1' CONNECTIONS=1 \
+    STACK_BEFORE="auth requisite $PROBE set=s3cret123456" \
+    fake "split_code, one connection: NO invalid -> PAM_AUTH_ERR" "split_code" "$REQUIRED" 'line:NO invalid' -- \
+    -e PAM_AUTH_ERR -n 0 -l "VERIFY for alice: refused (invalid)"
+SENT=$'CHECK alice\nVERIFY alice 123456 service=svc rhost=10.0.0.1' CONNECTIONS=1 \
+    STACK_BEFORE="auth requisite $PROBE set=s3cret123456" \
+    fake "split_code, one connection: no answer to VERIFY -> PAM_AUTHINFO_UNAVAIL" "split_code" "$REQUIRED" \
+    'close' -- -e PAM_AUTHINFO_UNAVAIL -n 0 -l "closed the connection before a complete reply"
+# Bytes after CHECK's reply: the connection is not trusted with VERIFY; a new one is opened.
+SENT=$'CHECK alice\nVERIFY alice 123456 service=svc rhost=10.0.0.1' CONNECTIONS=2 \
+    STACK_BEFORE="auth requisite $PROBE set=s3cret123456" \
+    fake "split_code: bytes after CHECK's reply -> VERIFY on a new connection" "split_code" \
+    'raw:OK {"required":true}\nOK\n' 'line:OK' -- -e PAM_SUCCESS -n 0
+# A prompt (a person may take a minute): CHECK's connection is closed first, VERIFY gets a new one.
+SENT=$'CHECK alice\nVERIFY alice 654321 service=svc rhost=10.0.0.1' CONNECTIONS=2 \
     STACK_AFTER="auth required $PROBE [expect=pass word]" \
-    fake "split_code without a password yet: one Password+code prompt" "split_code" "$REQUIRED" 'line:OK' -- \
-    -e PAM_SUCCESS -r "pass word654321" -p "Password+code: "
+    fake "split_code without a password yet: one Password+code prompt, then a new connection" "split_code" \
+    "$REQUIRED" 'line:OK' -- -e PAM_SUCCESS -r "pass word654321" -p "Password+code: "
 SENT=$'CHECK alice\nVERIFY alice 12345678 service=svc rhost=10.0.0.1' \
     STACK_BEFORE="auth requisite $PROBE set=pw12345678" STACK_AFTER="auth required $PROBE expect=pw" \
     fake "split_code digits=8" "split_code digits=8" "$REQUIRED" 'line:OK' -- -e PAM_SUCCESS

@@ -21,7 +21,8 @@ public final class Bench {
     public static void main(String[] args) throws Exception {
         if (args.length == 0) {
             System.err.println("usage: bench suite [--quick] --work DIR --daemon-jar JAR --out-dir DIR [...]\n"
-                    + "       bench echo-server SOCKET");
+                    + "       bench echo-server SOCKET\n"
+                    + "       bench accept-cost [--seconds 2] [--rounds 3] [--dir DIR]");
             System.exit(2);
         }
         switch (args[0]) {
@@ -29,6 +30,7 @@ public final class Bench {
             case "suite" -> System.exit(new Suite(options(Arrays.copyOfRange(args, 1, args.length))).run());
             case "load" -> load(options(Arrays.copyOfRange(args, 1, args.length)));
             case "legit" -> legit(options(Arrays.copyOfRange(args, 1, args.length)));
+            case "accept-cost" -> AcceptCost.run(options(Arrays.copyOfRange(args, 1, args.length)));
             default -> {
                 System.err.println("unknown command " + args[0]);
                 System.exit(2);

@@ -6,6 +6,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.concurrent.ConcurrentHashMap;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 
@@ -27,10 +28,22 @@ final class Conn implements AutoCloseable {
         this.out = socket.getOutputStream();
     }
 
+    /**
+     * Addresses made once per path: junixsocket 2.11.1 builds each new AFUNIXSocketAddress through
+     * InetSocketAddress(String, int), which throws and catches an UnknownHostException (its address
+     * cache never hits, see AcceptCost), a cost a C client such as the PAM module does not pay.
+     */
+    private static final ConcurrentHashMap<Path, AFUNIXSocketAddress> ADDRESSES = new ConcurrentHashMap<>();
+
     static Conn open(Path path) throws IOException {
+        AFUNIXSocketAddress address = ADDRESSES.get(path);
+        if (address == null) {
+            address = AFUNIXSocketAddress.of(path);
+            ADDRESSES.putIfAbsent(path, address);
+        }
         AFUNIXSocket socket = AFUNIXSocket.newInstance();
         try {
-            socket.connect(AFUNIXSocketAddress.of(path));
+            socket.connect(address);
             socket.setSoTimeout(30_000);
             return new Conn(socket);
         } catch (IOException | RuntimeException e) {

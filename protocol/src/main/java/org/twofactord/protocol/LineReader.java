@@ -45,7 +45,7 @@ public final class LineReader {
 
     private final InputStream in;
     private final int maxLineBytes;
-    private final byte[] readBuffer = new byte[4096];
+    private final byte[] readBuffer;
     private int readPos;
     private int readLimit;
     private final byte[] line;
@@ -59,9 +59,23 @@ public final class LineReader {
     }
 
     public LineReader(InputStream in, int maxLineBytes) {
+        this(in, new byte[4096], new byte[maxLineBytes]);
+    }
+
+    /**
+     * A reader on buffers the caller keeps from one stream to the next (a server thread that
+     * serves one connection after another): {@code readBuffer} of any size, {@code line} as long
+     * as the longest line. Only one reader may use them at a time; their earlier contents are
+     * never read.
+     */
+    public LineReader(InputStream in, byte[] readBuffer, byte[] line) {
+        if (readBuffer.length == 0 || line.length == 0) {
+            throw new IllegalArgumentException("empty buffer");
+        }
         this.in = in;
-        this.maxLineBytes = maxLineBytes;
-        this.line = new byte[maxLineBytes];
+        this.maxLineBytes = line.length;
+        this.readBuffer = readBuffer;
+        this.line = line;
     }
 
     /** True when a partial line has been read but its LF has not arrived yet. */

@@ -405,6 +405,28 @@ class LineReaderTest {
 
     // ---- helpers -------------------------------------------------------------------------
 
+    /**
+     * A server thread keeps its buffers from one connection to the next: what an earlier
+     * connection left in them (a half line, a long one, a code) never shows in the next one's.
+     */
+    @Test
+    void keptBuffersCarryNothingFromOneStreamToTheNext() throws IOException {
+        byte[] read = new byte[64];
+        byte[] line = new byte[LineReader.MAX_LINE_BYTES];
+        LineReader first = new LineReader(new ByteArrayInputStream(utf8("VERIFY alice 123456\nVERIFY bob 65")),
+                read, line);
+        assertLine("VERIFY alice 123456", first.next());
+        assertInstanceOf(LineReader.End.class, first.next()); // "VERIFY bob 65" is left in the buffers
+        LineReader second = new LineReader(new ByteArrayInputStream(utf8("PING\n\n")), read, line);
+        assertFalse(second.inMidLine());
+        assertFalse(second.hasBufferedInput());
+        assertLine("PING", second.next());
+        assertLine("", second.next());
+        assertInstanceOf(LineReader.End.class, second.next());
+        LineReader third = new LineReader(new ByteArrayInputStream(new byte[LineReader.MAX_LINE_BYTES + 1]), read, line);
+        assertInstanceOf(LineReader.TooLong.class, third.next(), "the limit is the line buffer's length");
+    }
+
     private static LineReader reader(Delivery delivery, byte[] bytes) {
         return new LineReader(delivery.open(bytes));
     }

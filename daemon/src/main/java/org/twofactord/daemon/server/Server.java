@@ -42,6 +42,12 @@ import org.twofactord.daemon.store.log.LogStore;
  * The daemon: opens the store, binds the socket (or takes the one systemd passed), accepts
  * connections and runs one {@link Session} per connection on a bounded pool of threads;
  * {@link #stop()} shuts it all down in order.
+ *
+ * <p>Accepting is leader/follower: a few pool threads wait in {@code accept} at once, and the
+ * thread that accepts a connection serves it itself (no hand-off to another thread), then goes
+ * back to accepting if fewer than {@link #ACCEPTORS} are waiting there, else returns to the pool.
+ * When the last waiting thread leaves accept to serve, it first starts another one, so that long
+ * connections never leave nobody accepting.
  */
 public final class Server implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Server.class);
@@ -59,6 +65,11 @@ public final class Server implements AutoCloseable {
      * restarts it, instead of refusing every login while looking healthy.
      */
     static final long ACCEPT_GIVE_UP_MS = 10_000;
+    /**
+     * How many threads wait in accept at once: one per core (at least two), so that a burst of
+     * short connections (a login is two) is accepted and served on every core without a hand-off.
+     */
+    static final int ACCEPTORS = Math.max(2, Runtime.getRuntime().availableProcessors());
 
     /** What a server needs from outside; tests swap the clock, the user database or the store. */
     public record Options(Clock clock, SecureRandom random, UserDatabase users, long rootUid,
@@ -96,12 +107,15 @@ public final class Server implements AutoCloseable {
     /** Whether the listening socket was handed in (by systemd): never closed, never removed. */
     private final boolean inheritedSocket;
     private volatile Runnable onAcceptFailed;
-    /** Set when the accept loop gave up (see {@link #ACCEPT_GIVE_UP_MS}). */
+    /** Set when accepting gave up (see {@link #ACCEPT_GIVE_UP_MS}). */
     private volatile boolean acceptGaveUp;
+    /** Threads in {@link #acceptAndServe}'s accept loop (waiting in accept, or about to). */
+    private final AtomicInteger waitingInAccept = new AtomicInteger();
+    /** Accept failures since the last success, shared by the accepting threads; under its lock. */
+    private final AcceptFailures acceptFailures = new AcceptFailures();
     private final ThreadPoolExecutor pool;
     private final ScheduledExecutorService timer;
     private final ExecutorService refusals;
-    private final Thread acceptThread;
     private final AtomicInteger open = new AtomicInteger();
     private final ConcurrentHashMap<Long, AtomicInteger> perUid = new ConcurrentHashMap<>();
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
@@ -158,9 +172,10 @@ public final class Server implements AutoCloseable {
         }
         this.writer = startedWriter;
         this.inheritedSocket = inherited != null;
-        // Threads are made on demand and die after a minute idle; the accept loop admits at most
-        // max_connections sessions, the slack covers a thread that has not yet returned to the pool.
-        this.pool = new ThreadPoolExecutor(0, config.maxConnections() + 16, 60, TimeUnit.SECONDS,
+        // Threads are made on demand and die after a minute idle; each one is accepting or serving
+        // one session, and at most max_connections sessions are admitted: the slack covers the
+        // accepting threads and one that has not yet returned to the pool.
+        this.pool = new ThreadPoolExecutor(0, config.maxConnections() + ACCEPTORS + 16, 60, TimeUnit.SECONDS,
                 new SynchronousQueue<>(), named("twofactord-session"));
         this.timer = Executors.newSingleThreadScheduledExecutor(named("twofactord-timer"));
         this.refusals = new ThreadPoolExecutor(0, 4, 10, TimeUnit.SECONDS, new SynchronousQueue<>(),
@@ -168,8 +183,9 @@ public final class Server implements AutoCloseable {
         long tickMs = Math.max(100, Math.min(1000, config.idleTimeoutS() * 250L));
         timer.scheduleWithFixedDelay(this::reap, tickMs, tickMs, TimeUnit.MILLISECONDS);
         timer.scheduleWithFixedDelay(this::expirePending, 60, 60, TimeUnit.SECONDS);
-        this.acceptThread = new Thread(this::acceptLoop, "twofactord-accept");
-        acceptThread.start();
+        for (int i = 0; i < ACCEPTORS; i++) {
+            startAcceptor();
+        }
     }
 
     /** Opens the store, binds the socket and starts serving. */
@@ -306,63 +322,162 @@ public final class Server implements AutoCloseable {
         return set;
     }
 
-    private void acceptLoop() {
-        long failures = 0; // since the last success
-        long failingSince = 0;
-        long lastReport = 0;
-        while (!stopping) {
-            AFUNIXSocket socket;
-            try {
-                socket = serverSocket.accept();
-            } catch (java.net.SocketTimeoutException e) {
-                continue; // an inherited socket's poll interval: look at `stopping` again
-            } catch (IOException e) {
-                if (stopping) {
+    /** Starts one more thread in {@link #acceptAndServe}; false if the pool has no room (or is shut down). */
+    private boolean startAcceptor() {
+        waitingInAccept.incrementAndGet();
+        try {
+            pool.execute(this::acceptAndServe);
+            return true;
+        } catch (RejectedExecutionException e) {
+            waitingInAccept.decrementAndGet();
+            return false;
+        }
+    }
+
+    /**
+     * Accepts a connection and serves it on this thread, then accepts again while fewer than
+     * {@link #ACCEPTORS} threads are waiting in accept. The caller has counted this thread in
+     * {@link #waitingInAccept}.
+     */
+    private void acceptAndServe() {
+        while (true) {
+            AFUNIXSocket socket = acceptOne();
+            if (socket == null) {
+                if (stopping || acceptGaveUp || serverSocket.isClosed()) {
+                    waitingInAccept.decrementAndGet();
                     return;
                 }
-                if (serverSocket.isClosed()) {
-                    log.error("the listening socket was closed ({}); no new connections are accepted", e.getMessage());
-                    return;
-                }
-                long now = System.nanoTime();
-                if (failures++ == 0) {
-                    failingSince = now;
-                    lastReport = now;
-                    log.error("accept failed: {}", e.getMessage());
-                } else if (now - failingSince >= TimeUnit.MILLISECONDS.toNanos(ACCEPT_GIVE_UP_MS)) {
-                    // A listening socket that was shut down gives EINVAL forever: a daemon that
-                    // goes on trying refuses every login and looks healthy. Give up, loudly.
-                    log.error("accept has failed {} times in {} s ({}); no longer accepting connections, so that the "
-                            + "service manager restarts twofactord", failures, ACCEPT_GIVE_UP_MS / 1000, e.getMessage());
-                    acceptGaveUp = true; // before the listener: whoever it wakes sees accepting() false
-                    Runnable listener = onAcceptFailed;
-                    if (listener != null) {
-                        listener.run();
-                    }
-                    return;
-                } else if (now - lastReport >= TimeUnit.SECONDS.toNanos(2)) {
-                    lastReport = now;
-                    log.error("accept still failing ({} times): {}", failures, e.getMessage());
-                }
-                pause(); // e.g. out of file descriptors: do not spin
                 continue;
             }
-            failures = 0;
-            services.stats.connections.incrementAndGet();
-            if (open.incrementAndGet() > config.maxConnections() || stopping) {
-                open.decrementAndGet();
-                refuse(socket);
-                continue;
+            // Leaving accept to serve: if nobody else is waiting there, start someone who will.
+            if (waitingInAccept.decrementAndGet() == 0 && !stopping) {
+                startAcceptor();
             }
-            Session session = new Session(socket, this, config.idleTimeoutS() * 1_000_000_000L);
-            sessions.add(session);
-            try {
-                pool.execute(session);
-            } catch (RejectedExecutionException e) {
-                sessions.remove(session);
-                open.decrementAndGet();
-                refuse(socket);
+            Session session = admit(socket);
+            if (session != null) {
+                session.run(); // catches and logs whatever the connection throws
             }
+            if (!rejoinAccept()) {
+                return; // enough threads are accepting: back to the pool
+            }
+        }
+    }
+
+    /** Counts this thread back in among those waiting in accept, unless enough already are. */
+    private boolean rejoinAccept() {
+        while (true) {
+            int waiting = waitingInAccept.get();
+            if (waiting >= ACCEPTORS || stopping) {
+                return false;
+            }
+            if (waitingInAccept.compareAndSet(waiting, waiting + 1)) {
+                return true;
+            }
+        }
+    }
+
+    /**
+     * One accept: the connection, or null after a poll timeout (an inherited socket), a closed
+     * socket, a stop, or a failure (counted, and paused after, so that e.g. running out of file
+     * descriptors does not spin).
+     */
+    private AFUNIXSocket acceptOne() {
+        if (stopping || acceptGaveUp) {
+            return null;
+        }
+        AFUNIXSocket socket;
+        try {
+            socket = serverSocket.accept();
+        } catch (java.net.SocketTimeoutException e) {
+            return null; // an inherited socket's poll interval: look at `stopping` again
+        } catch (IOException | RuntimeException e) {
+            // RuntimeException: junixsocket wraps some failures of accept in IllegalStateException.
+            if (stopping || acceptGaveUp) {
+                return null;
+            }
+            if (serverSocket.isClosed()) {
+                acceptFailures.closed(e);
+                return null;
+            }
+            if (acceptFailures.failed(e)) {
+                // A listening socket that was shut down gives EINVAL forever: a daemon that
+                // goes on trying refuses every login and looks healthy. Give up, loudly.
+                acceptGaveUp = true; // before the listener: whoever it wakes sees accepting() false
+                Runnable listener = onAcceptFailed;
+                if (listener != null) {
+                    listener.run();
+                }
+                return null;
+            }
+            pause();
+            return null;
+        }
+        acceptFailures.succeeded();
+        return socket;
+    }
+
+    /**
+     * Counts an accepted connection in: its session, or null when it was refused (over
+     * max_connections, or stopping).
+     */
+    private Session admit(AFUNIXSocket socket) {
+        services.stats.connections.incrementAndGet();
+        if (open.incrementAndGet() > config.maxConnections() || stopping) {
+            open.decrementAndGet();
+            refuse(socket);
+            return null;
+        }
+        Session session = new Session(socket, this, config.idleTimeoutS() * 1_000_000_000L);
+        sessions.add(session);
+        return session;
+    }
+
+    /** Accept failures since the last success, and when to say so or give up. */
+    private static final class AcceptFailures {
+        private volatile boolean failing;
+        private long count;
+        private long since;
+        private long lastReport;
+        private boolean closedReported;
+        private boolean gaveUp;
+
+        void succeeded() {
+            if (failing) {
+                synchronized (this) {
+                    count = 0;
+                    failing = false;
+                }
+            }
+        }
+
+        synchronized void closed(Exception e) {
+            if (!closedReported) {
+                closedReported = true;
+                log.error("the listening socket was closed ({}); no new connections are accepted", e.getMessage());
+            }
+        }
+
+        /** Counts a failure and logs it (not every one); true once it is time to give up. */
+        synchronized boolean failed(Exception e) {
+            long now = System.nanoTime();
+            if (count++ == 0) {
+                failing = true;
+                since = now;
+                lastReport = now;
+                log.error("accept failed: {}", e.getMessage());
+            } else if (now - since >= TimeUnit.MILLISECONDS.toNanos(ACCEPT_GIVE_UP_MS)) {
+                if (gaveUp) {
+                    return false; // another accepting thread gives up (once)
+                }
+                gaveUp = true;
+                log.error("accept has failed {} times in {} s ({}); no longer accepting connections, so that the "
+                        + "service manager restarts twofactord", count, ACCEPT_GIVE_UP_MS / 1000, e.getMessage());
+                return true;
+            } else if (now - lastReport >= TimeUnit.SECONDS.toNanos(2)) {
+                lastReport = now;
+                log.error("accept still failing ({} times): {}", count, e.getMessage());
+            }
+            return false;
         }
     }
 
@@ -453,16 +568,16 @@ public final class Server implements AutoCloseable {
     }
 
     /**
-     * Whether new connections are still being accepted: false once stopping, or if the listening
-     * socket was closed under the server (the accept loop then ends). The systemd watchdog asks.
+     * Whether new connections are still being accepted: false once stopping, once accepting gave
+     * up, or if the listening socket was closed under the server. The systemd watchdog asks.
      */
     public boolean accepting() {
-        return !stopping && !acceptGaveUp && acceptThread.isAlive() && !serverSocket.isClosed();
+        return !stopping && !acceptGaveUp && !serverSocket.isClosed();
     }
 
     /**
-     * Runs {@code listener} once, on the accept thread, when accept has failed for
-     * {@link #ACCEPT_GIVE_UP_MS} without a success and the accept loop has ended.
+     * Runs {@code listener} once, on an accepting thread, when accept has failed for
+     * {@link #ACCEPT_GIVE_UP_MS} without a success and accepting has ended.
      */
     public void onAcceptFailed(Runnable listener) {
         this.onAcceptFailed = listener;
@@ -479,13 +594,9 @@ public final class Server implements AutoCloseable {
         stopping = true;
         if (inheritedSocket) {
             // systemd's socket stays open and listening for the next service process: never
-            // close() it (that would shut it down, see SocketActivation#adopt); the accept loop
-            // sees `stopping` within its poll interval, and this process's exit closes the fd.
-            try {
-                acceptThread.join(INHERITED_ACCEPT_POLL_MS * 5L);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+            // close() it (that would shut it down, see SocketActivation#adopt); the accepting
+            // threads see `stopping` within their poll interval (the pool's drain below waits
+            // for them), and this process's exit closes the fd.
         } else {
             try {
                 serverSocket.close();
@@ -501,7 +612,6 @@ public final class Server implements AutoCloseable {
                 sessions.forEach(Session::close);
                 pool.awaitTermination(1000, TimeUnit.MILLISECONDS);
             }
-            acceptThread.join(1000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -98,10 +98,46 @@ final class Session implements Runnable {
         }
     }
 
+    /**
+     * A session's buffers, kept by its thread from one connection to the next: a session runs on
+     * one thread from start to end, and 13 KB of fresh arrays per connection were a third of all
+     * the daemon allocated under a connection-per-request load (JFR), and so of its young GCs.
+     */
+    private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(Buffers::new);
+
+    private static final class Buffers {
+        final byte[] read = new byte[4096];
+        final byte[] line = new byte[LineReader.MAX_LINE_BYTES];
+        final byte[] out = new byte[8192];
+
+        /** What a connection sent (codes among it) does not wait in memory for the next one. */
+        void wipe() {
+            java.util.Arrays.fill(read, (byte) 0);
+            java.util.Arrays.fill(line, (byte) 0);
+        }
+    }
+
+    /** A BufferedOutputStream on a buffer its caller keeps ({@code buf} is protected for that). */
+    private static final class KeptBufferOutput extends BufferedOutputStream {
+        KeptBufferOutput(OutputStream out, byte[] buffer) {
+            super(out, 1);
+            this.buf = buffer;
+        }
+    }
+
     private void serve(Caller caller) throws IOException {
+        Buffers buffers = BUFFERS.get();
+        try {
+            serve(caller, buffers);
+        } finally {
+            buffers.wipe();
+        }
+    }
+
+    private void serve(Caller caller, Buffers buffers) throws IOException {
         DeadlineInput input = new DeadlineInput(socket.getInputStream());
-        LineReader reader = new LineReader(input);
-        OutputStream out = new BufferedOutputStream(socket.getOutputStream(), 8192);
+        LineReader reader = new LineReader(input, buffers.read, buffers.line);
+        OutputStream out = new KeptBufferOutput(socket.getOutputStream(), buffers.out);
         while (true) {
             if (!reader.hasBufferedInput()) {
                 out.flush();
@@ -198,9 +234,17 @@ final class Session implements Runnable {
         }
     }
 
-    /** Sets the socket's read timeout to what is left of the current deadline before each read. */
+    /**
+     * Sets the socket's read timeout to what is left of the current deadline before each read,
+     * unless the timeout already set is within 1% (at least 10 ms) of it: junixsocket sets a
+     * timeout with two setsockopt calls, and each line of a connection would otherwise pay them
+     * again for the same deadline give or take microseconds. A read may then end that much before
+     * or after its deadline; the reaper closes a connection past its deadline in any case.
+     */
     private final class DeadlineInput extends InputStream {
         private final InputStream in;
+        /** The timeout last set on the socket, in ms; 0 before the first read. */
+        private int timeoutSetMs;
 
         DeadlineInput(InputStream in) {
             this.in = in;
@@ -218,7 +262,11 @@ final class Session implements Runnable {
             if (left <= 0) {
                 throw new SocketException("idle timeout");
             }
-            socket.setSoTimeout((int) Math.max(1, Math.min(Integer.MAX_VALUE, left / 1_000_000)));
+            int timeoutMs = (int) Math.max(1, Math.min(Integer.MAX_VALUE, left / 1_000_000));
+            if (timeoutSetMs == 0 || Math.abs(timeoutSetMs - timeoutMs) > Math.max(10, timeoutSetMs / 100)) {
+                socket.setSoTimeout(timeoutMs);
+                timeoutSetMs = timeoutMs;
+            }
             return in.read(b, off, len);
         }
     }
