@@ -43,6 +43,8 @@ public final class Keys {
     public static final String CHECKPOINTS = "checkpoints";
     /** STATS store: why the last checkpoint failed, or null. */
     public static final String CHECKPOINT_FAILURE = "checkpoint_failure";
+    /** STATS store (PostgreSQL): none, asynchronous, synchronous or waiting; null when unreachable. */
+    public static final String REPLICATION = "replication";
     /** NO locked: seconds until the lock ends. */
     public static final String RETRY_AFTER = "retry_after";
     /** VERIFY OK: totp, backup or none. */

@@ -39,7 +39,10 @@ final class PrometheusStats {
             new Metric(Keys.STORE, Keys.CHECKPOINTS, "twofactord_store_checkpoints_total", "counter",
                     "Checkpoints the store wrote since start (MapDB store only)."),
             new Metric(Keys.STORE, Keys.CHECKPOINT_FAILURE, "twofactord_store_checkpoint_failed", "gauge",
-                    "1 if the last checkpoint failed (STATS says why), else 0 (MapDB store only)."));
+                    "1 if the last checkpoint failed (STATS says why), else 0 (MapDB store only)."),
+            new Metric(Keys.STORE, Keys.REPLICATION, "twofactord_store_replication_synchronous", "gauge",
+                    "1 if commits wait for a synchronous standby, else 0; no sample while the database is "
+                            + "unreachable (PostgreSQL store only)."));
 
     private PrometheusStats() {
     }
@@ -58,13 +61,17 @@ final class PrometheusStats {
         for (Metric m : METRICS) {
             JsonNode holder = m.object() == null ? stats : stats.path(m.object());
             if (!holder.has(m.key())) {
-                continue; // a field this daemon does not send (the PostgreSQL store has no "store")
+                continue; // a field this daemon's store does not send
             }
             JsonNode value = holder.get(m.key());
             out.println("# HELP " + m.name() + " " + m.help());
             out.println("# TYPE " + m.name() + " " + m.type());
             if (m.key().equals(Keys.CHECKPOINT_FAILURE)) {
                 out.println(m.name() + " " + (value.isNull() ? 0 : 1));
+            } else if (m.key().equals(Keys.REPLICATION)) {
+                if (!value.isNull()) {
+                    out.println(m.name() + " " + ("synchronous".equals(value.asText()) ? 1 : 0));
+                }
             } else if (!value.isNull()) {
                 out.println(m.name() + " " + value.asLong());
             }

@@ -20,8 +20,8 @@ public final class ConfigLoader {
     static final Set<String> KEYS = Set.of("socket", "state_dir", "socket_mode", "socket_group", "admin_group",
             "verifier_group", "window", "digits", "max_failures", "lockout_s", "idle_timeout_s", "max_connections",
             "max_connections_per_uid", "group_commit", "store", "postgres_url", "postgres_user",
-            "postgres_password_file", "checkpoint_changes", "checkpoint_log_mb", "checkpoint_interval_s",
-            "owners_file", "require_group");
+            "postgres_password_file", "postgres_synchronous", "checkpoint_changes", "checkpoint_log_mb",
+            "checkpoint_interval_s", "owners_file", "require_group");
 
     /** What the command line said; null means "not given". */
     public record Flags(Path socket, Path stateDir, Path configFile, boolean dev) {
@@ -127,6 +127,7 @@ public final class ConfigLoader {
         String url = v.jdbcUrl("postgres_url");
         String user = v.group("postgres_user", "twofactord");
         Path passwordFile = v.path("postgres_password_file", null);
+        boolean requireSynchronous = v.choice("postgres_synchronous", "warn", "warn", "require").equals("require");
         if (!kind.equals("postgresql")) {
             return Optional.empty();
         }
@@ -134,7 +135,7 @@ public final class ConfigLoader {
             throw new ConfigException(v.file() + ":" + e.get("store").line()
                     + ": store: postgresql needs postgres_url (jdbc:postgresql://HOST:PORT/DATABASE)");
         }
-        return Optional.of(new PostgresConfig(url, user, Optional.ofNullable(passwordFile)));
+        return Optional.of(new PostgresConfig(url, user, Optional.ofNullable(passwordFile), requireSynchronous));
     }
 
     /** Typed access to the entries, each error naming the file, line and key. */

@@ -85,7 +85,7 @@ public final class Server implements AutoCloseable {
     /** The store the configuration names: the log store in the state directory, or PostgreSQL. */
     public static StoreFactory configured(Config config) {
         if (config.postgres().isPresent()) {
-            return (file, key) -> PostgresStore.open(config.postgres().get(), key);
+            return (file, key) -> PostgresStore.openToServe(config.postgres().get(), key);
         }
         Config.Checkpoints c = config.checkpoints();
         LogStore.Settings settings = new LogStore.Settings(LogStore.Settings.defaults().segmentBytes(), c.changes(),

@@ -131,6 +131,12 @@ class ConfigLoaderTest {
                 + "not 'postgres'"));
         assertTrue(error("store = postgresql\n").endsWith("twofactord.conf:1: store: postgresql needs postgres_url "
                 + "(jdbc:postgresql://HOST:PORT/DATABASE)"));
+        assertTrue(load("store = postgresql\npostgres_url = jdbc:postgresql://db/x\npostgres_synchronous = require\n",
+                false).postgres().orElseThrow().requireSynchronous());
+        assertFalse(load("store = postgresql\npostgres_url = jdbc:postgresql://db/x\npostgres_synchronous = warn\n",
+                false).postgres().orElseThrow().requireSynchronous());
+        assertTrue(error("store = postgresql\npostgres_url = jdbc:postgresql://db/x\npostgres_synchronous = yes\n")
+                .endsWith("twofactord.conf:3: postgres_synchronous: must be one of warn, require, not 'yes'"));
         assertTrue(error("store = postgresql\npostgres_url = http://db/x\n").contains("twofactord.conf:2: postgres_url:"));
         assertTrue(error("store = postgresql\npostgres_url = jdbc:postgresql://db/x?password=hunter2\n")
                 .endsWith("twofactord.conf:2: postgres_url: must not carry a password: put it in postgres_password_file"));

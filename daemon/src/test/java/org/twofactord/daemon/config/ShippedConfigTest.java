@@ -25,7 +25,7 @@ class ShippedConfigTest {
             assertEquals(plain.withPaths(plain.socket(), plain.stateDir()).toString()
                             .replace("socketGroupExplicit=false", "").replace("groupsExplicit=false", ""),
                     explicit.toString().replace("socketGroupExplicit=true", "").replace("groupsExplicit=true", ""));
-            assertEquals(23, ConfigLoader.KEYS.size(), "every key is in the shipped file");
+            assertEquals(24, ConfigLoader.KEYS.size(), "every key is in the shipped file");
             for (String key : ConfigLoader.KEYS) {
                 assertEquals(true, text.toString().contains("\n" + key + " ="), key + " is documented");
             }

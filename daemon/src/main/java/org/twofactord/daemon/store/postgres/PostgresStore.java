@@ -63,6 +63,19 @@ public final class PostgresStore implements Store {
     private static final int READ_CONNECTIONS = 4;
     /** How long a read waits for a free connection. */
     private static final long READ_WAIT_MS = 1000;
+    /**
+     * How long a commit may wait for a synchronous standby before it is cancelled. statement_timeout
+     * does not cover that wait, and a connection the daemon gives up on (socketTimeout) leaves its
+     * server process waiting, holding a connection slot, until a standby answers; a cancel ends
+     * the wait, the commit returns with a warning, and the connection serves again.
+     */
+    static final long COMMIT_WAIT_MS = 1500;
+    private static final java.util.concurrent.ScheduledExecutorService COMMIT_WATCH =
+            java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "twofactord-commit-watch");
+                t.setDaemon(true);
+                return t;
+            });
     private static final long FIRST_BACKOFF_MS = 100;
     private static final long MAX_BACKOFF_MS = 2000;
 
@@ -128,8 +141,11 @@ public final class PostgresStore implements Store {
         p.setProperty("ApplicationName", "twofactord");
         // lock_timeout stays above the server's deadlock_timeout (1 s by default), so that a
         // deadlock is reported as one (and its batch applied again), not as a lock timeout.
+        // synchronous_commit = on whatever the role or database says: a commit is acknowledged
+        // once it is on disk, and on a synchronous standby's disk when there is one (Replication);
+        // 'off' or 'local' could lose an accepted code to a crash or a failover.
         p.setProperty("options", "-c statement_timeout=1800 -c lock_timeout=1500 "
-                + "-c idle_in_transaction_session_timeout=10000");
+                + "-c idle_in_transaction_session_timeout=10000 -c synchronous_commit=on");
         PostgresStore store = new PostgresStore(url, p);
         try {
             store.migrate(key);
@@ -138,6 +154,81 @@ public final class PostgresStore implements Store {
             throw e;
         }
         return store;
+    }
+
+    /**
+     * As {@link #open(PostgresConfig, MasterKey)}, for a daemon about to serve: also looks at the
+     * database's replication and says in the log what a failover would cost; with
+     * {@code postgres_synchronous = require} anything but synchronous replication refuses the start.
+     */
+    public static PostgresStore openToServe(PostgresConfig config, MasterKey key) throws StoreException {
+        PostgresStore store = open(config, key);
+        try {
+            store.checkReplication(config.requireSynchronous());
+        } catch (StoreException | RuntimeException e) {
+            store.close();
+            throw e;
+        }
+        return store;
+    }
+
+    private void checkReplication(boolean require) throws StoreException {
+        Replication r;
+        try (Connection c = connect()) {
+            r = Replication.inspect(c);
+        } catch (SQLException e) {
+            throw new StoreException("the database " + url + " cannot be asked about its replication: " + describe(e), e);
+        }
+        String names = "synchronous_standby_names = '" + r.standbyNames() + "'";
+        if (!r.commitsWaitForTheStandby()) {
+            // The connection's options set it: something between (a pooler) dropped them.
+            String why = "the database " + url + " runs the daemon's transactions with synchronous_commit = "
+                    + r.commitLevel() + ", not on: an accepted code could be lost to a crash or a failover "
+                    + "(a connection pooler dropping the connection's options?)";
+            if (require) {
+                throw new StoreException(why);
+            }
+            log.warn(why);
+        }
+        switch (r.kind()) {
+            case NONE -> {
+                if (require) {
+                    throw new StoreException("postgres_synchronous = require, but the database " + url
+                            + " replicates to no standby (" + names + ")");
+                }
+                log.info("database {}: no standby replicates from it; while it is down, logins are answered "
+                        + "'unavailable' (docs/operations.md, \"Failover\")", url);
+            }
+            case ASYNCHRONOUS -> {
+                String risk = r.standbys() + " standby(s) replicate asynchronously from the database " + url
+                        + " (synchronous_standby_names is empty): if one is promoted after the primary fails, "
+                        + "codes accepted in the last moments before the failure (within the replication lag) can "
+                        + "be accepted again and enrolments made then are lost";
+                if (require) {
+                    throw new StoreException("postgres_synchronous = require, but " + risk);
+                }
+                log.warn("{}; set synchronous_standby_names on the primary (docs/operations.md, \"Failover\"), "
+                        + "or postgres_synchronous = require to refuse to start so", risk);
+            }
+            case WAITING -> log.warn("database {}: {}, but no standby it names is attached: every commit waits "
+                    + "for one, and requests that write are answered 'unavailable' until one attaches", url, names);
+            case SYNCHRONOUS -> log.info("database {}: commits wait for a synchronous standby ({}; {} attached): "
+                    + "a failover to it forgets no accepted code", url, names, r.standbys());
+        }
+    }
+
+    /** What STATS tells: the replication as seen now (none, asynchronous, synchronous, waiting), or null. */
+    @Override
+    public Map<String, Object> health() {
+        Map<String, Object> h = new java.util.LinkedHashMap<>();
+        String replication = null;
+        try {
+            replication = read(c -> Replication.inspect(c).kind().label());
+        } catch (StoreUnavailable e) {
+            // the database is not reachable: STATS says so with null
+        }
+        h.put(org.twofactord.protocol.Keys.REPLICATION, replication);
+        return h;
     }
 
     /** The password, from a file nobody but its owner may read (refused otherwise). */
@@ -240,6 +331,38 @@ public final class PostgresStore implements Store {
             c.close();
         } catch (SQLException ignored) {
             // it is being thrown away
+        }
+    }
+
+    /** Cancels a commit still waiting after {@link #COMMIT_WAIT_MS} (for a synchronous standby). */
+    private static final class CommitWatch {
+        private final Connection connection;
+        private final java.util.concurrent.ScheduledFuture<?> timer;
+        private boolean finished;
+        private boolean fired;
+
+        CommitWatch(Connection connection) {
+            this.connection = connection;
+            this.timer = COMMIT_WATCH.schedule(this::fire, COMMIT_WAIT_MS, TimeUnit.MILLISECONDS);
+        }
+
+        private synchronized void fire() {
+            if (finished) {
+                return;
+            }
+            fired = true;
+            try {
+                connection.unwrap(org.postgresql.PGConnection.class).cancelQuery();
+            } catch (SQLException e) {
+                log.debug("cancelling a commit failed: {}", e.getMessage());
+            }
+        }
+
+        /** The commit returned: true if a cancel was sent. */
+        synchronized boolean finish() {
+            finished = true;
+            timer.cancel(false);
+            return fired;
         }
     }
 
@@ -770,20 +893,61 @@ public final class PostgresStore implements Store {
             if (connection == null) {
                 return; // nothing was written
             }
+            CommitWatch watch = null;
             try {
+                connection.clearWarnings(); // what is there after the commit is the commit's
+                watch = new CommitWatch(connection);
                 connection.commit();
-                usedBefore = true;
             } catch (SQLException e) {
                 // Lost with the connection, the commit may or may not have happened: the batch is
                 // answered 'unavailable' either way, which is safe (at worst a code is used up).
-                throw rollBack(e, false);
+                StoreTransient failure = rollBack(e, false);
+                if (watch != null && watch.finish()) {
+                    close(); // a late cancel request could hit this connection's next statement
+                }
+                throw failure;
             }
+            boolean cancelled = watch.finish();
+            usedBefore = true;
             if (metaWritten) {
                 metaWritten = false;
                 synchronized (metaVersion) {
                     metaVersion.incrementAndGet();
                     metaCache = null; // this daemon sees its own change at once
                 }
+            }
+            Connection c = connection;
+            if (cancelled) {
+                connection = null; // a late cancel request could hit this connection's next statement
+            }
+            try {
+                notReplicated(c);
+            } finally {
+                if (cancelled) {
+                    closeQuietly(c);
+                }
+            }
+        }
+
+        /**
+         * A commit that ended with a warning was cut short while it waited for a synchronous
+         * standby ({@link CommitWatch}, or an administrator's cancel): it is committed on the
+         * primary but perhaps on no standby, so a failover could forget it. Its batch is answered
+         * 'unavailable' (what it wrote stays: at worst a code is used up); the connection is fine.
+         */
+        private void notReplicated(Connection c) throws StoreTransient {
+            java.sql.SQLWarning warning;
+            try {
+                warning = c.getWarnings();
+                c.clearWarnings();
+            } catch (SQLException e) {
+                throw rollBack(e, false);
+            }
+            if (warning != null) {
+                log.warn("a commit was not confirmed by a synchronous standby within {} ms; its requests are "
+                        + "answered 'unavailable' ({})", COMMIT_WAIT_MS, warning.getMessage());
+                throw new StoreTransient("commit not confirmed by a synchronous standby: " + warning.getMessage(),
+                        false, warning);
             }
         }
 
