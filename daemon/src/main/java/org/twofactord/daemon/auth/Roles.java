@@ -64,6 +64,20 @@ public final class Roles {
         return account.isPresent() && member(-1, account, group);
     }
 
+    /** Which of the accounts {@code names} are members of {@code group}: as {@link #inGroup}, in one look-up. */
+    public java.util.Set<String> inGroup(java.util.Collection<String> names, String group) {
+        java.util.Set<String> in = new java.util.HashSet<>();
+        if (users.group(group).isEmpty()) {
+            return in;
+        }
+        users.byNames(names).forEach((name, account) -> {
+            if (member(-1, Optional.of(account), group)) {
+                in.add(name);
+            }
+        });
+        return in;
+    }
+
     /**
      * Membership as {@code id -G} sees it: the process's own gid (-1 for none), the account's
      * primary group, or a listing in the group's members.

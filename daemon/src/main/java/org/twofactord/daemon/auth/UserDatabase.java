@@ -19,4 +19,16 @@ public interface UserDatabase {
     Optional<Account> byName(String name);
 
     Optional<Group> group(String name);
+
+    /**
+     * The accounts with these names, each as {@link #byName} finds it (absent ones left out);
+     * a database that can look many up at once (one {@code getent} for a USERS listing) says so.
+     */
+    default java.util.Map<String, Account> byNames(java.util.Collection<String> names) {
+        java.util.Map<String, Account> found = new java.util.HashMap<>();
+        for (String name : names) {
+            byName(name).ifPresent(a -> found.put(name, a));
+        }
+        return found;
+    }
 }

@@ -78,6 +78,25 @@ final class Services {
         return null;
     }
 
+    /**
+     * {@link #requiredBy} for many names at once (USERS): one read of the marks and one
+     * user-database look-up for {@code require_group}, not one of each per account.
+     */
+    java.util.Map<String, String> requiredBy(java.util.Collection<String> names) {
+        java.util.Set<String> marked = new java.util.HashSet<>(store.requiredNames());
+        java.util.Set<String> grouped = config.requireGroup().isPresent()
+                ? roles.inGroup(names, config.requireGroup().get()) : java.util.Set.of();
+        java.util.Map<String, String> by = new java.util.HashMap<>();
+        for (String name : names) {
+            if (marked.contains(name)) {
+                by.put(name, "account");
+            } else if (grouped.contains(name)) {
+                by.put(name, "group");
+            }
+        }
+        return by;
+    }
+
     String issuer() {
         return store.meta(Store.META_ISSUER).orElse(defaultIssuer);
     }

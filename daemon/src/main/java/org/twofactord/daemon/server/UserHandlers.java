@@ -343,13 +343,19 @@ final class UserHandlers {
         }
         ObjectNode body = Reply.object();
         ArrayNode array = body.putArray(Keys.USERS);
+        java.util.Map<String, String> requiredBy = services.requiredBy(names);
         for (String name : names) {
-            array.add(userObject(name));
+            array.add(userObject(name, requiredBy.get(name)));
         }
         return Reply.ok(body);
     }
 
     private ObjectNode userObject(String name) {
+        return userObject(name, services.requiredBy(name));
+    }
+
+    /** One account's object, {@code requiredBy} as {@link Services#requiredBy} says. */
+    private ObjectNode userObject(String name, String requiredBy) {
         long now = services.nowS();
         Optional<UserRecord> record = services.store.user(name);
         boolean pending = services.store.pending(name).filter(p -> !p.expiredAt(now)).isPresent();
@@ -363,7 +369,6 @@ final class UserHandlers {
         o.put(Keys.FAILURES, locked ? services.config.maxFailures() : record.map(UserRecord::failures).orElse(0));
         putTime(o, Keys.LOCKED_UNTIL, locked ? record.get().lockedUntil() : 0L);
         o.put(Keys.PENDING, pending);
-        String requiredBy = services.requiredBy(name);
         o.put(Keys.REQUIRED, requiredBy != null);
         if (requiredBy == null) {
             o.putNull(Keys.REQUIRED_BY);
