@@ -120,6 +120,22 @@ class StatsPrometheusTest {
     }
 
     @Test
+    void thePostgresqlStoresReplicationIsOneWhenSynchronous() {
+        for (String[] c : new String[][] {{"\"synchronous\"", "1"}, {"\"asynchronous\"", "0"}, {"\"none\"", "0"},
+                {"\"waiting\"", "0"}, {"null", null}}) {
+            JsonNode stats = Json.of("OK {\"uptime_s\":5,\"users\":0,\"verify_ok\":0,\"verify_no\":0,\"replays\":0,"
+                    + "\"lockouts\":0,\"connections\":1,\"clock_skew_s\":null,\"store\":{\"replication\":" + c[0] + "}}");
+            java.io.StringWriter text = new java.io.StringWriter();
+            try (java.io.PrintWriter out = new java.io.PrintWriter(text)) {
+                PrometheusStats.write(stats, out);
+            }
+            Map<String, Long> m = parse(text.toString());
+            assertEquals(c[1] == null ? null : Long.valueOf(c[1]), m.get("twofactord_store_replication_synchronous"), c[0]);
+            assertFalse(text.toString().contains("checkpoint"), "no MapDB metrics: " + text);
+        }
+    }
+
+    @Test
     void withoutTheStoreObjectItsMetricsAreLeftOut() {
         JsonNode stats = Json.of("OK {\"uptime_s\":5,\"users\":0,\"verify_ok\":0,\"verify_no\":0,\"replays\":0,"
                 + "\"lockouts\":0,\"connections\":1,\"clock_skew_s\":null}");
