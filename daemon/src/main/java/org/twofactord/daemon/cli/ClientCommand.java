@@ -57,8 +57,11 @@ abstract class ClientCommand implements Callable<Integer> {
             + "a panel acting for the reseller or account holder it serves); the daemon decides as if NAME had asked.")
     String as;
 
+    /** The longest --timeout: an hour (a request the daemon takes longer on is not coming). */
+    static final int MAX_TIMEOUT_S = 3600;
+
     @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "10",
-            description = "How long to wait for the daemon (default: ${DEFAULT-VALUE}).")
+            description = "How long to wait for the daemon, 1 to 3600 seconds (default: ${DEFAULT-VALUE}).")
     int timeoutS;
 
     /** The socket this command is connected to (set once connected). */
@@ -78,6 +81,11 @@ abstract class ClientCommand implements Callable<Integer> {
     public final Integer call() {
         Io io = ((TwofactordCommand) spec.root().userObject()).io();
         checkNamesAndCodes();
+        if (timeoutS < 1 || timeoutS > MAX_TIMEOUT_S) {
+            // 0 would be read as "1 ms" by the socket, a negative as an error far from here.
+            throw new UsageError(spec.commandLine(), "--timeout '" + timeoutS + "' is not 1 to " + MAX_TIMEOUT_S
+                    + " seconds");
+        }
         validate();
         Path path;
         try {

@@ -35,7 +35,7 @@ final class ManPage {
         }
         out.println(".SH EXIT STATUS");
         out.println("0 ok (for \\fBverify\\fR: the code is accepted); 1 no (refused, a wrong code); 2 usage error; "
-                + "3 forbidden; 4 the daemon or its store is unavailable; for \\fBserve\\fR: 74 accepting connections kept failing, 75 a store write failed (start it again to continue from the last commit), 78 bad configuration.");
+                + "3 forbidden; 4 the daemon or its store is unavailable (or an internal error of the command); for \\fBserve\\fR: 74 accepting connections kept failing, 75 a store write failed (start it again to continue from the last commit), 78 bad configuration.");
         out.println(".SH ENVIRONMENT");
         out.println(".TP\n.B TWOFACTORD_SOCKET\nThe socket the client commands use when \\fB\\-\\-socket\\fR is not given.");
         out.println(".SH FILES");

@@ -76,6 +76,14 @@ class CliUsageErrorsTest {
     }
 
     @Test
+    void aTimeoutIsOneSecondToAnHour() {
+        usage("twofactord: --timeout '0' is not 1 to 3600 seconds\n", Cli.run(socket, "status", "--timeout", "0"));
+        usage("twofactord: --timeout '-5' is not 1 to 3600 seconds\n", Cli.run(socket, "policy", "--timeout=-5"));
+        usage("twofactord: --timeout '3601' is not 1 to 3600 seconds\n", Cli.run(socket, "users", "--timeout", "3601"));
+        assertEquals(0, Cli.run(socket, "status", "--timeout", "1").exit());
+    }
+
+    @Test
     void theIssuerIsOneLine() {
         usage("twofactord: issuer set: TEXT 'Acme?PING' has a line break or another control character; "
                 + "the issuer is one line of text\n", Cli.run(socket, "issuer", "set", "Acme\nPING"));
