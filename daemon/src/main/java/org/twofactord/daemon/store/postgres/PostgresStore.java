@@ -107,6 +107,8 @@ public final class PostgresStore implements Store {
     private boolean down;
     private long retryAtNanos;
     private long backoffMs;
+    /** How many times the database was found gone: the writer's connection must be newer than the last. */
+    private long losses;
 
     private PostgresStore(String url, Properties properties) {
         this.url = url;
@@ -277,6 +279,7 @@ public final class PostgresStore implements Store {
     /** A new connection failed: the database is gone. Logged once, until it is back. */
     private void lost(SQLException e) {
         synchronized (health) {
+            losses++;
             if (!down) {
                 down = true;
                 backoffMs = FIRST_BACKOFF_MS;
@@ -288,6 +291,12 @@ public final class PostgresStore implements Store {
             retryAtNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoffMs);
         }
         dropIdle();
+    }
+
+    private long losses() {
+        synchronized (health) {
+            return losses;
+        }
     }
 
     /** An open connection broke: the idle ones went with the same server (restarted, say). */
@@ -701,11 +710,24 @@ public final class PostgresStore implements Store {
         private Connection connection;
         /** Whether the connection has served a commit: if it breaks now, it may be just stale. */
         private boolean usedBefore;
+        /** {@link #losses} when the connection was made. */
+        private long connectedAfter;
         private boolean metaWritten;
 
         private <T> T run(Sql<T> op) {
             try {
+                if (connection != null && connectedAfter != losses()) {
+                    // The database was found gone since this connection was made (a read found it):
+                    // it may lead to the old primary of a failover, which hangs rather than refuses,
+                    // and would hold this batch for the whole read timeout. The batch is applied
+                    // again on a new connection.
+                    metaWritten = false;
+                    close();
+                    throw new StoreTransient("the database was lost since the writer's connection was made", true,
+                            null);
+                }
                 if (connection == null) {
+                    long before = losses();
                     Connection c = connect();
                     try {
                         c.setAutoCommit(false);
@@ -714,6 +736,7 @@ public final class PostgresStore implements Store {
                         throw e;
                     }
                     connection = c;
+                    connectedAfter = before;
                     usedBefore = false;
                 }
                 return op.run(connection);
