@@ -44,11 +44,13 @@ import org.twofactord.daemon.totp.TotpEngine;
  * backup code gets two OKs, every confirmed enrolment still verifies, every reply is a correct
  * answer or {@code ERR unavailable} within the PAM module's 5 s, nothing is answered OK while there
  * is no primary (nor while the synchronous standby does not answer), and both daemons answer OK
- * again within {@link #ANSWERING_AGAIN_MS} of the promotion. Every other round the standby lags at
- * the kill (its WAL receiver stopped, then killed with what it had not written), the case in which
- * asynchronous replication loses OKs. The daemons run through every round, never restarted, and
- * the next round's standby is made from the new primary in the old one's place. Three rounds here;
- * {@code TWOFACTORD_FAILOVER_ROUNDS=20} for the long run, and
+ * again within {@link #ANSWERING_AGAIN_MS} of the promotion ({@link #ANSWERING_AGAIN_HUNG_MS}
+ * when the old primary hangs). The rounds take turns: the primary killed at a random instant;
+ * killed while the standby lags (its WAL receiver stopped, then killed with what it had not
+ * written), the case in which asynchronous replication loses OKs; and hung (SIGSTOP, as a hung
+ * machine or a lost network) rather than dead. The daemons run through every round, never
+ * restarted, and the next round's standby is made from the new primary in the old one's place.
+ * Three rounds here; {@code TWOFACTORD_FAILOVER_ROUNDS=20} for the long run, and
  * {@code TWOFACTORD_FAILOVER_REPLICATION=async} to watch this test catch the second OKs that
  * asynchronous replication gives. The other two tests show that risk on one code, deterministically.
  */
@@ -56,13 +58,21 @@ class FailoverTest {
     /** The PAM module's reply timeout: no request may take longer. */
     static final int CLIENT_TIMEOUT_MS = 5000;
     /**
-     * How soon after {@code pg_ctl promote} returns both daemons must answer OK again. A daemon
-     * tries the database again at most {@code MAX_BACKOFF_MS} (2 s) after its last failed attempt;
-     * an attempt tries the old primary (refused at once) and the new one (1 s connect and login
-     * timeouts); a request already sent on a dead connection ends within the 2 s read timeout. That
-     * is about 5 s at worst; 10 s leaves room for a loaded CI machine.
+     * How soon after {@code pg_ctl promote} returns both daemons must answer OK again when the old
+     * primary died. A daemon tries the database again at most {@code MAX_BACKOFF_MS} (2 s) after its
+     * last failed attempt; the dead old primary refuses at once and the attempt goes on to the new
+     * one (1 s connect and login timeouts): about 2 s (measured up to 2.5 s). 10 s leaves room for
+     * a loaded CI machine.
      */
     static final long ANSWERING_AGAIN_MS = 10_000;
+    /**
+     * The same when the old primary hangs. An attempt then waits on the old primary until the 1 s
+     * login timeout and never reaches the new one; pgjdbc's abandoned attempt goes on to it after
+     * the 2 s read timeout and records it as the primary, and the next attempt, at most 2 s later,
+     * goes straight there: about 6 s (measured 3.5 to 5.5 s on a quiet machine, up to 9.9 s with
+     * two shared cores under a load average of 18).
+     */
+    static final long ANSWERING_AGAIN_HUNG_MS = 15_000;
     /** The daemons' window (the default): a code is accepted for its step and one step either side. */
     static final int WINDOW = 1;
     static final int LOAD_THREADS = 4;
@@ -157,7 +167,7 @@ class FailoverTest {
             d.start();
             daemons.add(d);
         }
-        try (Client c = client(0)) {
+        try (Client c = daemons.get(0).client()) {
             c.expect("POLICY ENABLE", "OK {\"mode\":\"optional\",\"enabled\":true}");
         }
     }
@@ -204,9 +214,11 @@ class FailoverTest {
         }
         Random random = new Random(19);
         List<Long> answeredAgainMs = new ArrayList<>();
+        List<Long> answeredAgainHungMs = new ArrayList<>();
         List<String> failoverLog = List.of();
         for (round = 0; round < rounds; round++) {
-            boolean lagging = round % 2 == 1;
+            boolean lagging = round % 3 == 1;
+            boolean hanging = round % 3 == 2;
             long requestsBefore = requests.get();
             long oksBefore = oks.get();
             long unavailableBefore = unavailable.get();
@@ -242,9 +254,13 @@ class FailoverTest {
                 }
                 Thread.sleep(300 + random.nextInt(500));
             }
-            cluster.killPrimary();
-            noOkFrom = Math.min(noOkFrom, System.nanoTime());
             long killedAtMillis = System.currentTimeMillis();
+            if (hanging) {
+                cluster.freezePrimary();
+            } else {
+                cluster.killPrimary();
+            }
+            noOkFrom = Math.min(noOkFrom, System.nanoTime());
             if (lagging) {
                 // The WAL it had not written yet goes with it, as WAL still on the wire does.
                 cluster.signal(receiver, "KILL");
@@ -253,7 +269,8 @@ class FailoverTest {
             promotingAt = System.nanoTime();
             cluster.promoteStandby();
             promotedAt = System.nanoTime();
-            long deadline = promotedAt + TimeUnit.MILLISECONDS.toNanos(ANSWERING_AGAIN_MS + 5000);
+            long bound = hanging ? ANSWERING_AGAIN_HUNG_MS : ANSWERING_AGAIN_MS;
+            long deadline = promotedAt + TimeUnit.MILLISECONDS.toNanos(bound + 5000);
             while ((answeredAgainAt.get(0) == 0 || answeredAgainAt.get(1) == 0) && System.nanoTime() < deadline) {
                 Thread.sleep(20);
             }
@@ -261,12 +278,11 @@ class FailoverTest {
             for (int d = 0; d < 2; d++) {
                 long at = answeredAgainAt.get(d);
                 againMs[d] = at == 0 ? -1 : TimeUnit.NANOSECONDS.toMillis(at - promotedAt);
-                if (at == 0 || againMs[d] > ANSWERING_AGAIN_MS) {
+                if (at == 0 || againMs[d] > bound) {
                     violations.add("round " + round + ": daemon " + d + " answered OK again after " + againMs[d]
-                            + " ms (-1: not within " + (ANSWERING_AGAIN_MS + 5000) + " ms), more than "
-                            + ANSWERING_AGAIN_MS);
+                            + " ms (-1: not within " + (bound + 5000) + " ms), more than " + bound);
                 }
-                answeredAgainMs.add(againMs[d]);
+                (hanging ? answeredAgainHungMs : answeredAgainMs).add(againMs[d]);
             }
             Thread.sleep(1000); // the load goes on on the new primary
             loadRunning = false;
@@ -293,7 +309,7 @@ class FailoverTest {
                     .filter(e -> e.getFormattedMessage().contains("is reachable again")).count();
             System.out.printf("failover round %d (%s%s): %d requests, %d OKs, %d unavailable; answered OK again "
                     + "%d and %d ms after the promotion; %d replays refused, %d users verified; logged %d losses, "
-                    + "%d recoveries; %d ms%n", round, replication, lagging ? ", standby lagging" : "",
+                    + "%d recoveries; %d ms%n", round, replication, lagging ? ", standby lagging" : hanging ? ", primary hanging" : "",
                     requests.get() - requestsBefore, oks.get() - oksBefore, unavailable.get() - unavailableBefore,
                     againMs[0], againMs[1], replays, verified, logLost, logBack,
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - roundStarted));
@@ -303,12 +319,11 @@ class FailoverTest {
                 cluster.rebuildStandby();
             }
         }
-        List<Long> sorted = answeredAgainMs.stream().sorted().toList();
         System.out.printf("failover: %d rounds (%s), %d requests, %d OKs, %d unavailable, %d users; answered OK "
-                + "again after the promotion: min %d, median %d, max %d ms; %d violations; %d s%n", rounds,
-                replication, requests.get(), oks.get(), unavailable.get(),
-                accounts.stream().mapToInt(List::size).sum(), sorted.get(0), sorted.get(sorted.size() / 2),
-                sorted.get(sorted.size() - 1), violations.size(),
+                + "again after the promotion: %s (primary killed), %s (primary hung); %d violations; %d s%n",
+                rounds, replication, requests.get(), oks.get(), unavailable.get(),
+                accounts.stream().mapToInt(List::size).sum(), minMedianMax(answeredAgainMs),
+                minMedianMax(answeredAgainHungMs), violations.size(),
                 TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - started));
         System.out.println("what PostgresStore logged in the first failover (ms from the kill):\n"
                 + String.join("\n", failoverLog));
@@ -388,6 +403,15 @@ class FailoverTest {
                 + "promotion '%s' (%d 'unavailable' first, %d ms after the promotion)%n", replication, before,
                 beforeMs, after, unavailableAfter, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - promoted));
         return List.of(before, after);
+    }
+
+    private static String minMedianMax(List<Long> ms) {
+        if (ms.isEmpty()) {
+            return "-";
+        }
+        List<Long> sorted = ms.stream().sorted().toList();
+        return "min " + sorted.get(0) + ", median " + sorted.get(sorted.size() / 2) + ", max "
+                + sorted.get(sorted.size() - 1) + " ms";
     }
 
     private void moveTheClock() {
@@ -548,6 +572,9 @@ class FailoverTest {
                 }
             } else if (reply.startsWith("ERR unavailable")) {
                 unavailable.incrementAndGet();
+                // A login that failed is not tried again within microseconds: the load does not
+                // spin on two shared cores while the database is away.
+                java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
             }
             return reply;
         }
@@ -602,7 +629,7 @@ class FailoverTest {
                 Account a = new Account(name, secret, backup);
                 mine.add(a);
                 accepted(a, s, "CONFIRM");
-            } else if (!(reply.equals("NO invalid") && step() - s > WINDOW)
+            } else if (!(reply.startsWith("NO invalid") && step() - s > WINDOW) // with a clock_skew_s hint
                     && !(reply.equals("NO no-pending") && clock.instant().getEpochSecond() - enrolledAtS >= 600)) {
                 wrong("CONFIRM " + name + " after ENROLL got OK", reply);
             }

@@ -45,6 +45,8 @@ public final class PostgresCluster implements AutoCloseable {
     private final boolean asPostgresUser;
     private final int[] ports = new int[2];
     private int primary;
+    /** The pids {@link #freezePrimary} stopped. */
+    private final List<Long> frozen = new ArrayList<>();
     private final Thread hook;
 
     private PostgresCluster(Path dir, Path bin, boolean asPostgresUser, Replication replication) {
@@ -134,6 +136,7 @@ public final class PostgresCluster implements AutoCloseable {
      * and streaming; with synchronous replication, the primary then waits for it.
      */
     private void buildStandby(int node) throws IOException, InterruptedException {
+        killFrozen();
         removeTree(data(node));
         run(List.of("env", "PGPASSWORD=" + PostgresServer.SUPERUSER_PASSWORD, bin.resolve("pg_basebackup").toString(),
                 "-D", data(node).toString(), "-h", "127.0.0.1", "-p", String.valueOf(ports[primary]),
@@ -224,6 +227,46 @@ public final class PostgresCluster implements AutoCloseable {
     }
 
     /**
+     * The primary hangs instead (SIGSTOP to its postmaster and every child): its port still accepts
+     * TCP connections in the kernel and answers nothing, as a hung machine or a network that drops
+     * packets would. It is killed (SIGKILL) when its place is rebuilt or the cluster closed, never
+     * woken: it would be a second primary.
+     */
+    public void freezePrimary() throws IOException, InterruptedException {
+        long postmaster = Long.parseLong(Files.readAllLines(data(primary).resolve("postmaster.pid")).get(0).strip());
+        // The postmaster first: stopped, it starts no process that the list below would miss (a
+        // backend forked meanwhile would serve on, reads and all, from a primary thought hung).
+        run(List.of("kill", "-STOP", String.valueOf(postmaster)), false);
+        List<Long> pids = new ArrayList<>(List.of(postmaster));
+        Process ps = new ProcessBuilder("ps", "-o", "pid=", "--ppid", String.valueOf(postmaster)).start();
+        for (String line : new String(ps.getInputStream().readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
+            if (!line.isBlank()) {
+                pids.add(Long.parseLong(line.strip()));
+            }
+        }
+        ps.waitFor();
+        frozen.addAll(pids);
+        for (long child : pids.subList(1, pids.size())) {
+            // A backend may end between ps and kill: not an error.
+            new ProcessBuilder("kill", "-STOP", String.valueOf(child)).redirectErrorStream(true).start().waitFor();
+        }
+    }
+
+    /** Kills what {@link #freezePrimary} froze, and waits until it is gone (its port free again). */
+    private void killFrozen() throws IOException, InterruptedException {
+        for (long pid : frozen) {
+            new ProcessBuilder("kill", "-KILL", String.valueOf(pid)).redirectErrorStream(true).start().waitFor();
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        for (long pid : frozen) {
+            while (Files.exists(Path.of("/proc/" + pid)) && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+        }
+        frozen.clear();
+    }
+
+    /**
      * {@code pg_ctl promote} of the standby, which is the primary from then on. It first waits for
      * the standby to accept connections, which it does not while it restarts after one of its
      * processes was killed.
@@ -288,6 +331,11 @@ public final class PostgresCluster implements AutoCloseable {
     }
 
     private void stopQuietly() {
+        try {
+            killFrozen();
+        } catch (IOException | InterruptedException e) {
+            // the JVM is ending, or the test: pg_ctl below tries again
+        }
         for (int node = 0; node < 2; node++) {
             if (Files.exists(data(node).resolve("postmaster.pid"))) {
                 try {
