@@ -359,6 +359,35 @@ class FailoverTest {
     }
 
     /**
+     * A commit waits for the synchronous standby (its WAL receiver stopped), and the primary then
+     * hangs: the cancel sent after {@code COMMIT_WAIT_MS} waits on the hung server, and the commit
+     * gives up at the 2 s read timeout. The request is answered 'unavailable' within the PAM
+     * module's 5 s. (The writer once waited for the cancel, which waits up to pgjdbc's
+     * cancelSignalTimeout, 10 s: requests were not answered for 10 s.)
+     */
+    @Test
+    void aCommitWaitingWhenThePrimaryHangsIsAnsweredUnavailableInTime() throws Exception {
+        cluster = PostgresCluster.start(Replication.SYNCHRONOUS);
+        startDaemons(cluster.url());
+        String secret;
+        try (Client c = client(0)) {
+            secret = Json.of(c.call("ENROLL alice")).get("secret").asText();
+            assertTrue(c.call("CONFIRM alice " + code(secret, step() - 1)).startsWith("OK {\"backup_codes\""));
+        }
+        cluster.signal(cluster.walReceiverPid(), "STOP");
+        try (Client c = client(0)) {
+            c.send("VERIFY alice " + code(secret, step()));
+            Thread.sleep(500); // the commit waits for the standby now
+            long frozeAt = System.nanoTime();
+            cluster.freezePrimary();
+            String reply = c.read(); // a SocketTimeoutException here: no reply within 5 s
+            System.out.printf("a commit waiting when the primary hung: '%s' %d ms after the freeze%n", reply,
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - frozeAt));
+            assertTrue(reply.startsWith("ERR unavailable"), reply);
+        }
+    }
+
+    /**
      * Enrols alice and lets the standby replay it; stops the standby's WAL receiver (SIGSTOP: the
      * standby receives nothing more, as when it lags); sends a code through one daemon; kills the
      * primary and the WAL receiver (with whatever it had not written); promotes the standby; sends

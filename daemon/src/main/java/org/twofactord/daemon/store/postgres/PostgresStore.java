@@ -139,6 +139,9 @@ public final class PostgresStore implements Store {
         p.setProperty("connectTimeout", "1");
         p.setProperty("loginTimeout", "1");
         p.setProperty("socketTimeout", "2");
+        // A CommitWatch's cancel to a server that hangs gives up after 1 s, not pgjdbc's 10: one
+        // thread sends every cancel, and the next commit's must not wait behind it.
+        p.setProperty("cancelSignalTimeout", "1");
         p.setProperty("tcpKeepAlive", "true");
         p.setProperty("ApplicationName", "twofactord");
         // lock_timeout stays above the server's deadlock_timeout (1 s by default), so that a
@@ -355,11 +358,16 @@ public final class PostgresStore implements Store {
             this.timer = COMMIT_WATCH.schedule(this::fire, COMMIT_WAIT_MS, TimeUnit.MILLISECONDS);
         }
 
-        private synchronized void fire() {
-            if (finished) {
-                return;
+        private void fire() {
+            synchronized (this) {
+                if (finished) {
+                    return;
+                }
+                fired = true;
             }
-            fired = true;
+            // Sent outside the lock: a cancel to a server that hangs waits for it (up to
+            // cancelSignalTimeout), and the writer's finish() must not wait with it. finish() says
+            // true from here on, so the connection is dropped and a late cancel finds nothing.
             try {
                 connection.unwrap(org.postgresql.PGConnection.class).cancelQuery();
             } catch (SQLException e) {
@@ -367,7 +375,7 @@ public final class PostgresStore implements Store {
             }
         }
 
-        /** The commit returned: true if a cancel was sent. */
+        /** The commit returned: true if a cancel was sent (or is being sent). */
         synchronized boolean finish() {
             finished = true;
             timer.cancel(false);
