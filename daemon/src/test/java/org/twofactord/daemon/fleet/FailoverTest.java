@@ -374,7 +374,8 @@ class FailoverTest {
             secret = Json.of(c.call("ENROLL alice")).get("secret").asText();
             assertTrue(c.call("CONFIRM alice " + code(secret, step() - 1)).startsWith("OK {\"backup_codes\""));
         }
-        cluster.signal(cluster.walReceiverPid(), "STOP");
+        long receiver = cluster.walReceiverPid();
+        cluster.signal(receiver, "STOP");
         try (Client c = client(0)) {
             c.send("VERIFY alice " + code(secret, step()));
             Thread.sleep(500); // the commit waits for the standby now
@@ -385,6 +386,7 @@ class FailoverTest {
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - frozeAt));
             assertTrue(reply.startsWith("ERR unavailable"), reply);
         }
+        cluster.signal(receiver, "CONT"); // a stopped process makes pg_ctl stop wait 5 s for its SIGKILL
     }
 
     /**
