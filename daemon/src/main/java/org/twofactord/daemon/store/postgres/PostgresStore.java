@@ -107,6 +107,8 @@ public final class PostgresStore implements Store {
     private boolean down;
     private long retryAtNanos;
     private long backoffMs;
+    /** How many times the database was found gone: the writer's connection must be newer than the last. */
+    private long losses;
 
     private PostgresStore(String url, Properties properties) {
         this.url = url;
@@ -137,6 +139,9 @@ public final class PostgresStore implements Store {
         p.setProperty("connectTimeout", "1");
         p.setProperty("loginTimeout", "1");
         p.setProperty("socketTimeout", "2");
+        // A CommitWatch's cancel to a server that hangs gives up after 1 s, not pgjdbc's 10: one
+        // thread sends every cancel, and the next commit's must not wait behind it.
+        p.setProperty("cancelSignalTimeout", "1");
         p.setProperty("tcpKeepAlive", "true");
         p.setProperty("ApplicationName", "twofactord");
         // lock_timeout stays above the server's deadlock_timeout (1 s by default), so that a
@@ -277,6 +282,7 @@ public final class PostgresStore implements Store {
     /** A new connection failed: the database is gone. Logged once, until it is back. */
     private void lost(SQLException e) {
         synchronized (health) {
+            losses++;
             if (!down) {
                 down = true;
                 backoffMs = FIRST_BACKOFF_MS;
@@ -288,6 +294,12 @@ public final class PostgresStore implements Store {
             retryAtNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoffMs);
         }
         dropIdle();
+    }
+
+    private long losses() {
+        synchronized (health) {
+            return losses;
+        }
     }
 
     /** An open connection broke: the idle ones went with the same server (restarted, say). */
@@ -346,11 +358,16 @@ public final class PostgresStore implements Store {
             this.timer = COMMIT_WATCH.schedule(this::fire, COMMIT_WAIT_MS, TimeUnit.MILLISECONDS);
         }
 
-        private synchronized void fire() {
-            if (finished) {
-                return;
+        private void fire() {
+            synchronized (this) {
+                if (finished) {
+                    return;
+                }
+                fired = true;
             }
-            fired = true;
+            // Sent outside the lock: a cancel to a server that hangs waits for it (up to
+            // cancelSignalTimeout), and the writer's finish() must not wait with it. finish() says
+            // true from here on, so the connection is dropped and a late cancel finds nothing.
             try {
                 connection.unwrap(org.postgresql.PGConnection.class).cancelQuery();
             } catch (SQLException e) {
@@ -358,7 +375,7 @@ public final class PostgresStore implements Store {
             }
         }
 
-        /** The commit returned: true if a cancel was sent. */
+        /** The commit returned: true if a cancel was sent (or is being sent). */
         synchronized boolean finish() {
             finished = true;
             timer.cancel(false);
@@ -701,11 +718,24 @@ public final class PostgresStore implements Store {
         private Connection connection;
         /** Whether the connection has served a commit: if it breaks now, it may be just stale. */
         private boolean usedBefore;
+        /** {@link #losses} when the connection was made. */
+        private long connectedAfter;
         private boolean metaWritten;
 
         private <T> T run(Sql<T> op) {
             try {
+                if (connection != null && connectedAfter != losses()) {
+                    // The database was found gone since this connection was made (a read found it):
+                    // it may lead to the old primary of a failover, which hangs rather than refuses,
+                    // and would hold this batch for the whole read timeout. The batch is applied
+                    // again on a new connection.
+                    metaWritten = false;
+                    close();
+                    throw new StoreTransient("the database was lost since the writer's connection was made", true,
+                            null);
+                }
                 if (connection == null) {
+                    long before = losses();
                     Connection c = connect();
                     try {
                         c.setAutoCommit(false);
@@ -714,6 +744,7 @@ public final class PostgresStore implements Store {
                         throw e;
                     }
                     connection = c;
+                    connectedAfter = before;
                     usedBefore = false;
                 }
                 return op.run(connection);
