@@ -47,6 +47,17 @@ public interface Store extends AutoCloseable {
 
     void putUser(String name, UserRecord record);
 
+    /**
+     * Puts many new users at once, in the transaction in progress, as {@link #putUser} would one
+     * by one: {@code twofactord store import} into an empty store. {@code users} may be read only
+     * once. PostgreSQL sends them with {@code COPY}, not a statement and a round trip each.
+     */
+    default void putUsers(Iterable<java.util.Map.Entry<String, UserRecord>> users) {
+        for (java.util.Map.Entry<String, UserRecord> u : users) {
+            putUser(u.getKey(), u.getValue());
+        }
+    }
+
     void removeUser(String name);
 
     void putPending(String name, PendingEnrollment pending);

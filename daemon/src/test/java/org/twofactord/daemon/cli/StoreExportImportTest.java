@@ -1,16 +1,20 @@
 package org.twofactord.daemon.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -20,6 +24,11 @@ import org.twofactord.daemon.MutableClock;
 import org.twofactord.daemon.TestDaemon;
 import org.twofactord.daemon.Totp;
 import org.twofactord.daemon.store.PostgresServer;
+import org.twofactord.daemon.store.Store;
+import org.twofactord.daemon.store.UserRecord;
+import org.twofactord.daemon.store.key.MasterKey;
+import org.twofactord.daemon.store.log.LogStore;
+import org.twofactord.daemon.store.postgres.PostgresStore;
 
 /**
  * store export and store import through the real command line, MapDB to PostgreSQL to MapDB: the
@@ -184,6 +193,80 @@ class StoreExportImportTest {
                 noKey.err());
         assertFalse(noKey.err().contains("store exists"), noKey.err());
         assertFalse(Files.exists(empty.resolve("store")), "nothing made");
+    }
+
+    /**
+     * A store larger than one COPY of the PostgreSQL import (5,000 rows): every record arrives
+     * as it was, across the chunks. A file whose records all open but cannot all be written (a
+     * name twice, in the second chunk) rolls the whole import back: the store is still empty,
+     * and the good file then imports.
+     */
+    @Test
+    void largeImportIntoPostgresArrivesWholeOrNotAtAll() throws Exception {
+        Path state = dir.resolve("big").resolve("state");
+        Files.createDirectories(state);
+        SecureRandom random = new SecureRandom();
+        MasterKey key = MasterKey.loadOrCreate(state.resolve("master.key"), true, random);
+        key.save();
+        int count = 12_001;
+        List<String> names = new ArrayList<>();
+        Map<String, UserRecord> records = new HashMap<>();
+        try (Store store = LogStore.open(state.resolve("store"), key)) {
+            for (int i = 0; i < count; i++) {
+                String name = (i % 3 == 0 ? "u" : "a.b-c_d@e+") + i;
+                byte[] secret = new byte[20];
+                random.nextBytes(secret);
+                byte[] hashes = new byte[10 * MasterKey.BACKUP_HASH_BYTES];
+                random.nextBytes(hashes);
+                UserRecord r = new UserRecord(key.seal(name, secret), 1 + i % 4, 57_000_000L + i, i % 5, i % 3,
+                        i % 2 == 0 ? 0 : 1_700_000_000L + i, 1_600_000_000L + i, 1_650_000_000L - i, hashes, i & 0x3ff);
+                store.putUser(name, r);
+                names.add(name);
+                records.put(name, r);
+            }
+            store.commit();
+        }
+        Path file = dir.resolve("big.json");
+        Cli.Run export = cli("store", "export", file.toString(), "--config", mapDbConfig().toString(),
+                "--state-dir", state.toString());
+        assertEquals(0, export.exit(), export.out() + export.err());
+
+        // The same file with the 7,001st user written twice: every secret opens, so the check passes.
+        JsonNode root = Json.of("OK " + Files.readString(file));
+        ((ArrayNode) root.get("users")).insert(7_000, root.get("users").get(3).deepCopy());
+        Path twice = dir.resolve("twice.json");
+        Files.writeString(twice, root.toString());
+
+        String url = postgres.createDatabase();
+        Path pgConfig = postgresConfig(url);
+        Path pgState = dir.resolve("pg").resolve("state");
+        copyKey(state, pgState);
+        Cli.Run failed = cli("store", "import", twice.toString(), "--config", pgConfig.toString(),
+                "--state-dir", pgState.toString());
+        assertEquals(4, failed.exit(), failed.out() + failed.err());
+        assertTrue(failed.err().contains("duplicate key"), failed.err());
+        try (Store store = PostgresStore.open(url, PostgresServer.credentials(), key)) {
+            assertEquals(0, store.userCount(), "nothing of the failed import stays");
+        }
+
+        Cli.Run imported = cli("store", "import", file.toString(), "--config", pgConfig.toString(),
+                "--state-dir", pgState.toString());
+        assertEquals(0, imported.exit(), imported.out() + imported.err());
+        assertEquals("imported " + count + " users and 0 pending enrolments from " + file + "\n", imported.out());
+        try (Store store = PostgresStore.open(url, PostgresServer.credentials(), key)) {
+            assertEquals(count, store.userCount());
+            assertEquals(names.stream().sorted().toList(), store.names());
+            for (String name : names) {
+                UserRecord want = records.get(name);
+                UserRecord got = store.user(name).orElseThrow();
+                assertArrayEquals(want.sealedSecret(), got.sealedSecret(), name);
+                assertArrayEquals(want.backupHashes(), got.backupHashes(), name);
+                assertEquals(List.of(want.generation(), want.lastStep(), want.failures(), want.lockoutLevel(),
+                        want.lockedUntil(), want.enrolledAt(), want.lastUsedAt(), want.backupUsed()),
+                        List.of(got.generation(), got.lastStep(), got.failures(), got.lockoutLevel(),
+                                got.lockedUntil(), got.enrolledAt(), got.lastUsedAt(), got.backupUsed()), name);
+            }
+        }
     }
 
     /** What came along: policy, issuer, replay state, used backup code, lockout, pending enrolment. */
