@@ -22,6 +22,17 @@ public interface Store extends AutoCloseable {
     /** Every name with a record or a pending enrolment, sorted. */
     List<String> names();
 
+    /**
+     * Every enrolled user with its record, read as they are iterated ({@code twofactord store
+     * export}), in the store's order of names: one by one after {@link #names()}; PostgreSQL
+     * reads them a page at a time instead, without listing every name first.
+     */
+    default Iterable<java.util.Map.Entry<String, UserRecord>> users() {
+        return () -> names().stream()
+                .flatMap(name -> user(name).stream().map(r -> java.util.Map.entry(name, r)))
+                .iterator();
+    }
+
     /** The names with a pending enrolment (few: a pending enrolment lives ten minutes). */
     List<String> pendingNames();
 

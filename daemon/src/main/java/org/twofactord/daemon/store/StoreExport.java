@@ -99,25 +99,23 @@ public final class StoreExport {
             g.writeEndObject();
             Base64.Encoder b64 = Base64.getEncoder();
             g.writeArrayFieldStart("users");
-            for (String name : store.names()) {
-                Optional<UserRecord> user = store.user(name);
-                if (user.isPresent()) {
-                    UserRecord r = user.get();
-                    g.writeStartObject();
-                    g.writeStringField("name", name);
-                    g.writeStringField("sealed_secret", b64.encodeToString(r.sealedSecret()));
-                    g.writeNumberField("generation", r.generation());
-                    g.writeNumberField("last_step", r.lastStep());
-                    g.writeNumberField("failures", r.failures());
-                    g.writeNumberField("lockout_level", r.lockoutLevel());
-                    g.writeNumberField("locked_until", r.lockedUntil());
-                    g.writeNumberField("enrolled_at", r.enrolledAt());
-                    g.writeNumberField("last_used_at", r.lastUsedAt());
-                    g.writeStringField("backup_hashes", b64.encodeToString(r.backupHashes()));
-                    g.writeNumberField("backup_used", r.backupUsed());
-                    g.writeEndObject();
-                    users++;
-                }
+            for (Map.Entry<String, UserRecord> user : store.users()) {
+                String name = user.getKey();
+                UserRecord r = user.getValue();
+                g.writeStartObject();
+                g.writeStringField("name", name);
+                g.writeStringField("sealed_secret", b64.encodeToString(r.sealedSecret()));
+                g.writeNumberField("generation", r.generation());
+                g.writeNumberField("last_step", r.lastStep());
+                g.writeNumberField("failures", r.failures());
+                g.writeNumberField("lockout_level", r.lockoutLevel());
+                g.writeNumberField("locked_until", r.lockedUntil());
+                g.writeNumberField("enrolled_at", r.enrolledAt());
+                g.writeNumberField("last_used_at", r.lastUsedAt());
+                g.writeStringField("backup_hashes", b64.encodeToString(r.backupHashes()));
+                g.writeNumberField("backup_used", r.backupUsed());
+                g.writeEndObject();
+                users++;
                 progress.step();
             }
             g.writeEndArray();
