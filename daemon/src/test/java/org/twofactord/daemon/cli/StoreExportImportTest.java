@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -247,6 +248,20 @@ class StoreExportImportTest {
         assertTrue(failed.err().contains("duplicate key"), failed.err());
         try (Store store = PostgresStore.open(url, PostgresServer.credentials(), key)) {
             assertEquals(0, store.userCount(), "nothing of the failed import stays");
+        }
+        // A secret that does not open (another user's: the name is sealed with it), deep in the
+        // file, where the secrets are checked on several threads: refused before anything is written.
+        JsonNode swapped = Json.of("OK " + Files.readString(file));
+        ((ObjectNode) swapped.get("users").get(9_000)).put("sealed_secret",
+                swapped.get("users").get(9_001).get("sealed_secret").asText());
+        Path bad = dir.resolve("bad.json");
+        Files.writeString(bad, swapped.toString());
+        Cli.Run refused = cli("store", "import", bad.toString(), "--config", pgConfig.toString(),
+                "--state-dir", pgState.toString());
+        assertEquals(4, refused.exit(), refused.out() + refused.err());
+        assertTrue(refused.err().contains("cannot be decrypted"), refused.err());
+        try (Store store = PostgresStore.open(url, PostgresServer.credentials(), key)) {
+            assertEquals(0, store.userCount(), "nothing written");
         }
 
         Cli.Run imported = cli("store", "import", file.toString(), "--config", pgConfig.toString(),
