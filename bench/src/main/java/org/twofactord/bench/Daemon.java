@@ -27,15 +27,20 @@ final class Daemon implements AutoCloseable {
     final Path dir;
     final Path socket;
     private final List<String> command;
+    /** The jar and configuration file of a twofactord, for {@link #cli}; null for the echo server. */
+    private final Path jar;
+    private final Path conf;
     private Process process;
     /** Milliseconds from spawning the process to the first answered PING. */
     double startupMs;
 
-    private Daemon(String name, Path dir, Path socket, List<String> command) {
+    private Daemon(String name, Path dir, Path socket, List<String> command, Path jar, Path conf) {
         this.name = name;
         this.dir = dir;
         this.socket = socket;
         this.command = command;
+        this.jar = jar;
+        this.conf = conf;
     }
 
     /** A twofactord on {@code dir} with these configuration keys (besides socket and state_dir). */
@@ -55,7 +60,61 @@ final class Daemon implements AutoCloseable {
         if (!isRoot()) {
             cmd.add("--dev"); // this uid then counts as root, so the suite may IMPORT; --config is still read
         }
-        return new Daemon(name, dir, socket, cmd);
+        return new Daemon(name, dir, socket, cmd, jar, conf);
+    }
+
+    /** What a command-line run printed, how long it took and its peak resident memory. */
+    record CliRun(String output, double seconds, long peakRssKb) {
+    }
+
+    /**
+     * Runs {@code twofactord ARGS} on this daemon's configuration and state directory (a store
+     * command such as {@code store import}, with the daemon stopped) under {@code jvmOptions};
+     * fails unless it exits 0. The peak RSS is sampled from /proc every 50 ms.
+     */
+    CliRun cli(List<String> jvmOptions, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(javaBinary());
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-jar", jar.toString()));
+        cmd.addAll(List.of(args));
+        cmd.addAll(List.of("--config", conf.toString(), "--state-dir", dir.resolve("state").toString()));
+        Path log = dir.resolve(name + "-cli.log");
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        long t0 = System.nanoTime();
+        Process p = pb.start();
+        ALL.add(p);
+        String pidFile = System.getenv("BENCH_PIDFILE");
+        if (pidFile != null) {
+            Files.writeString(Path.of(pidFile), p.pid() + "\n", StandardCharsets.US_ASCII,
+                    StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        }
+        long peak = 0;
+        try {
+            while (!p.waitFor(50, TimeUnit.MILLISECONDS)) {
+                try {
+                    for (String line : Files.readAllLines(Path.of("/proc", Long.toString(p.pid()), "status"))) {
+                        if (line.startsWith("VmHWM:")) {
+                            peak = Math.max(peak, Long.parseLong(line.replaceAll("\\D", "")));
+                        }
+                    }
+                } catch (IOException gone) {
+                    // it has just exited
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            p.destroyForcibly();
+            throw new IOException("interrupted", e);
+        } finally {
+            ALL.remove(p);
+        }
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        String out = Files.readString(log);
+        if (p.exitValue() != 0) {
+            throw new IOException("twofactord " + String.join(" ", args) + " exited with " + p.exitValue() + ": " + out);
+        }
+        return new CliRun(out, seconds, peak);
     }
 
     /** The echo server of this jar. */
@@ -65,7 +124,7 @@ final class Daemon implements AutoCloseable {
         String classpath = System.getProperty("java.class.path");
         List<String> cmd = List.of(javaBinary(), "-Xmx64m", "-XX:+UseSerialGC", "-cp", classpath,
                 Bench.class.getName(), "echo-server", socket.toString());
-        return new Daemon("echo", dir, socket, cmd);
+        return new Daemon("echo", dir, socket, cmd, null, null);
     }
 
     static boolean isRoot() {

@@ -811,8 +811,10 @@ final class Suite {
 
     private void scale() throws IOException {
         int big = plan.scaleUsers;
+        boolean postgres = opts.get("postgres-url-prefix") != null;
         Bench.progress(String.format(Locale.ROOT, "scale: stores of %,d and %,d users (10 backup codes each), "
-                + "built with IMPORT", SMALL_SCALE_USERS, big));
+                + "built with IMPORT%s", SMALL_SCALE_USERS, big,
+                postgres ? " into MapDB, then store export and store import into PostgreSQL" : ""));
         Map<String, String> config = mainConfig();
         Daemon small = Daemon.twofactord("small", daemonJar, jvm, work.resolve("scale-small"),
                 storeConfig("small", config));
@@ -820,6 +822,10 @@ final class Suite {
                 storeConfig("large", config));
         long[] buildPeak = new long[2];
         for (Daemon d : List.of(small, large)) {
+            if (postgres) {
+                buildPeak[d == small ? 0 : 1] = buildByImport(d, d == small ? SMALL_SCALE_USERS : big, config);
+                continue;
+            }
             d.start();
             try {
                 admin(d, "POLICY ENABLE");
@@ -850,27 +856,35 @@ final class Suite {
                 }
             }
         }
-        long smallBytes = storeBytes(small);
-        long largeBytes = storeBytes(large);
+        long[] smallDb = postgres ? postgresBytes(small) : null;
+        long[] largeDb = postgres ? postgresBytes(large) : null;
+        long smallBytes = postgres ? smallDb[0] : storeBytes(small);
+        long largeBytes = postgres ? largeDb[0] : storeBytes(large);
         String label = String.format(Locale.ROOT, "%,d users", big);
         report.add(new Report.Row("Scale, " + label + ": peak resident memory of the daemon (VmHWM)",
                 rss.get(large)[1] / 1024.0, "MB", Double.NaN, null, Double.NaN, true,
                 String.format(Locale.ROOT, "target ≤ 256 MB: %s; VmRSS after the VERIFY run %,d KiB; with %,d users "
-                                + "peak %,d KiB; while building the store (IMPORT) peak %,d KiB",
+                                + "peak %,d KiB; %s peak %,d KiB",
                         rss.get(large)[1] <= 256 * 1024 ? "met" : "**not met**", rss.get(large)[0],
-                        SMALL_SCALE_USERS, rss.get(small)[1], buildPeak[1])));
+                        SMALL_SCALE_USERS, rss.get(small)[1],
+                        postgres ? "twofactord store import (the command line, same JVM options)"
+                                : "while building the store (IMPORT)", buildPeak[1])));
         report.add(new Report.Row("Scale, " + label + ": start-up to the first answered request",
                 median(startup.get(large)), "ms", median(startup.get(small)),
                 String.format(Locale.ROOT, "%,d users", SMALL_SCALE_USERS), 2.0, false, null));
-        report.add(new Report.Row("Scale, " + label + ": VERIFY median latency (wrong code, one client, each user read from the store file)",
+        report.add(new Report.Row("Scale, " + label + ": VERIFY median latency (wrong code, one client, each user read from the "
+                + (postgres ? "database)" : "store file)"),
                 median(medians.get(large)), "ms", median(medians.get(small)),
                 String.format(Locale.ROOT, "%,d users", SMALL_SCALE_USERS), 1.5, false, null));
         double perUser = (double) largeBytes / big;
-        report.add(new Report.Row("Scale, " + label + ": store file size per user", perUser, "bytes",
-                Double.NaN, null, Double.NaN, true,
-                String.format(Locale.ROOT, "target ≤ 300 bytes/user: %s; %,d bytes in all; %,d users: %,d bytes",
-                        perUser <= 300 ? "met" : "**not met**", largeBytes, SMALL_SCALE_USERS, smallBytes)));
-        if (opts.get("postgres-url-prefix") == null) {
+        report.add(new Report.Row("Scale, " + label + (postgres
+                        ? ": database size per user (the tables with their indexes and TOAST)" : ": store file size per user"),
+                perUser, "bytes", Double.NaN, null, Double.NaN, true,
+                String.format(Locale.ROOT, "target ≤ 300 bytes/user: %s; %,d bytes in all; %,d users: %,d bytes%s",
+                        perUser <= 300 ? "met" : "**not met**", largeBytes, SMALL_SCALE_USERS, smallBytes,
+                        postgres ? String.format(Locale.ROOT, "; pg_database_size %,d bytes (%,d with %,d users: the "
+                                + "catalogue, about 7.5 MB, is in both)", largeDb[1], smallDb[1], SMALL_SCALE_USERS) : "")));
+        if (!postgres) {
             checkpointLatency(config, big, label);
         }
         report.details.putPOJO("scale", Map.of("users", big, "startup_ms_small", startup.get(small),
@@ -878,6 +892,87 @@ final class Suite {
                 "verify_median_ms_large", medians.get(large), "rss_kb_large", rss.get(large),
                 "rss_kb_small", rss.get(small), "store_bytes_large", largeBytes, "store_bytes_small", smallBytes,
                 "build_peak_rss_kb", buildPeak));
+    }
+
+    /**
+     * Builds {@code target}'s PostgreSQL store of {@code users} users as an operator moving a
+     * server to a fleet would: the users IMPORTed into a MapDB store by a daemon of its own (the
+     * same records as the MapDB scale stores: ten backup codes each, random order), then
+     * {@code twofactord store export} and {@code twofactord store import} into {@code target}'s
+     * database, both under the daemon's JVM options. The import's rate is a row of the large
+     * store. Returns the import's peak RSS in KiB.
+     */
+    private long buildByImport(Daemon target, int users, Map<String, String> config) throws IOException {
+        Path buildDir = work.resolve("scale-" + target.name + "-mapdb");
+        Daemon build = Daemon.twofactord(target.name + "-mapdb", daemonJar, jvm, buildDir, config);
+        build.start();
+        try {
+            admin(build, "POLICY ENABLE");
+            enrol(build, "s", users, true);
+        } finally {
+            build.stop();
+        }
+        Path file = work.resolve("scale-" + target.name + ".export");
+        Daemon.CliRun export = build.cli(jvm, "store", "export", file.toString());
+        long fileBytes = Files.size(file);
+        Files.createDirectories(target.dir.resolve("state"));
+        Files.copy(buildDir.resolve("state").resolve("master.key"), target.dir.resolve("state").resolve("master.key"),
+                java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
+        Daemon.CliRun imported = target.cli(jvm, "store", "import", file.toString());
+        Bench.progress(String.format(Locale.ROOT, "  store export: %.1f s (%,d bytes, peak RSS %,d KiB); store import into "
+                        + "PostgreSQL: %.1f s, %,.0f users/s (peak RSS %,d KiB): %s", export.seconds(), fileBytes,
+                export.peakRssKb(), imported.seconds(), users / imported.seconds(), imported.peakRssKb(),
+                lastLine(imported.output())));
+        Files.delete(file);
+        try (Stream<Path> files = Files.walk(buildDir)) {
+            for (Path p : (Iterable<Path>) files.sorted(java.util.Comparator.reverseOrder())::iterator) {
+                Files.delete(p);
+            }
+        }
+        if (users == plan.scaleUsers) {
+            report.add(new Report.Row(String.format(Locale.ROOT, "Scale, %,d users: twofactord store import into "
+                    + "PostgreSQL (the whole command: start, every secret checked, COPY, commit)", users),
+                    users / imported.seconds(), "users/s", Double.NaN, null, Double.NaN, true,
+                    String.format(Locale.ROOT, "%.1f s for a %,d-byte export file; store export from MapDB %.1f s; "
+                            + "peak RSS of the import %,d KiB, of the export %,d KiB", imported.seconds(), fileBytes,
+                            export.seconds(), imported.peakRssKb(), export.peakRssKb())));
+            report.details.putPOJO("scale_import", Map.of("users", users, "import_s", imported.seconds(),
+                    "export_s", export.seconds(), "export_bytes", fileBytes, "import_peak_rss_kb", imported.peakRssKb(),
+                    "export_peak_rss_kb", export.peakRssKb()));
+        }
+        return imported.peakRssKb();
+    }
+
+    /** The summary a command prints last, without the log lines before it. */
+    private static String lastLine(String output) {
+        String[] lines = output.strip().split("\n");
+        return lines[lines.length - 1];
+    }
+
+    /**
+     * The PostgreSQL store of daemon {@code d} (database bench_NAME): the bytes of its tables with
+     * their indexes and TOAST, and {@code pg_database_size}, asked with psql.
+     */
+    private long[] postgresBytes(Daemon d) throws IOException {
+        java.net.URI url = java.net.URI.create(opts.get("postgres-url-prefix").substring("jdbc:".length()));
+        ProcessBuilder pb = new ProcessBuilder("psql", "-X", "-At", "-F", " ", "-h", url.getHost(),
+                "-p", Integer.toString(url.getPort()), "-U", require("postgres-user"), "-d", "bench_" + d.name, "-c",
+                "SELECT sum(pg_total_relation_size(c.oid)), pg_database_size(current_database()) FROM pg_class c "
+                        + "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'");
+        pb.environment().put("PGPASSWORD", Files.readString(Path.of(require("postgres-password-file"))).strip());
+        pb.redirectErrorStream(true);
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
+        try {
+            if (p.waitFor() != 0) {
+                throw new IOException("psql: " + out);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+        String[] parts = out.split(" ");
+        return new long[] {Long.parseLong(parts[0]), Long.parseLong(parts[1])};
     }
 
     /**

@@ -22,6 +22,17 @@ public interface Store extends AutoCloseable {
     /** Every name with a record or a pending enrolment, sorted. */
     List<String> names();
 
+    /**
+     * Every enrolled user with its record, read as they are iterated ({@code twofactord store
+     * export}), in the store's order of names: one by one after {@link #names()}; PostgreSQL
+     * reads them a page at a time instead, without listing every name first.
+     */
+    default Iterable<java.util.Map.Entry<String, UserRecord>> users() {
+        return () -> names().stream()
+                .flatMap(name -> user(name).stream().map(r -> java.util.Map.entry(name, r)))
+                .iterator();
+    }
+
     /** The names with a pending enrolment (few: a pending enrolment lives ten minutes). */
     List<String> pendingNames();
 
@@ -46,6 +57,17 @@ public interface Store extends AutoCloseable {
     void removeMeta(String key);
 
     void putUser(String name, UserRecord record);
+
+    /**
+     * Puts many new users at once, in the transaction in progress, as {@link #putUser} would one
+     * by one: {@code twofactord store import} into an empty store. {@code users} may be read only
+     * once. PostgreSQL sends them with {@code COPY}, not a statement and a round trip each.
+     */
+    default void putUsers(Iterable<java.util.Map.Entry<String, UserRecord>> users) {
+        for (java.util.Map.Entry<String, UserRecord> u : users) {
+            putUser(u.getKey(), u.getValue());
+        }
+    }
 
     void removeUser(String name);
 
