@@ -42,7 +42,8 @@ import org.twofactord.daemon.config.PostgresConfig;
  * conditional {@code UPDATE} whose row count says yes or no; a read the writer does before it
  * writes locks the row ({@code SELECT ... FOR UPDATE}), so failure counts lose no update. The
  * writer's changes share one transaction per batch, committed at once (no lazy commits: they would
- * hold row locks other daemons wait for). Any SQL failure rolls the transaction back and is a
+ * hold row locks other daemons wait for). A batch of several changes locks its users in one
+ * statement and sends their writes in one round trip (see {@link Transaction}). Any SQL failure rolls the transaction back and is a
  * {@link StoreTransient}: the batch is answered {@code ERR unavailable}, or applied again after a
  * deadlock, and the store carries on, reconnecting with a backoff.
  *
