@@ -62,9 +62,11 @@ stale() {
     [[ -n $(find protocol/src bench/src bench/pom.xml -newer "$bench_jar" -type f -print -quit) ]] && return 0
     return 1
 }
+# package, not install: the reactor finds protocol's jar in its target/, and ~/.m2 may be shared
+# with other builds that must not see this checkout's jars.
 if stale; then
-    step "building (mvn -DskipTests install)"
-    mvn -B -q -o -DskipTests install 2>/dev/null || mvn -B -q -DskipTests install
+    step "building (mvn -DskipTests package)"
+    mvn -B -q -o -DskipTests package 2>/dev/null || mvn -B -q -DskipTests package
 fi
 
 # The PAM module, when its sources are here (client-shim/ comes with the PAM work).
