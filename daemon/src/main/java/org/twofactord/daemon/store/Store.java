@@ -64,8 +64,8 @@ public interface Store extends AutoCloseable {
     }
 
     /**
-     * Called on the writer thread, on the {@link #inTransaction()} view, before a batch of more
-     * than one change is applied, with the users its changes said they touch: a store that pays a
+     * Called on the writer thread, on the {@link #inTransaction()} view, before a batch in which
+     * two or more changes name the user they touch, with those users: a store that pays a
      * round trip per statement may read (and lock) them all at once here, and hold back the
      * batch's writes until {@link #commit()}. A store shared by several daemons locks them in one
      * order (name), which keeps two daemons' batches from locking each other's rows crosswise.

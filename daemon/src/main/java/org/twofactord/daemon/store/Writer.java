@@ -260,13 +260,15 @@ public final class Writer implements AutoCloseable {
      */
     private StoreException prepare(List<Job<?>> batch, int attempt) {
         java.util.Set<String> users = new java.util.HashSet<>();
+        int named = 0;
         for (Job<?> job : batch) {
             if (job.user() != null && !(attempt > 1 && job.kind() != Kind.LAZY && job.future().isDone())) {
                 users.add(job.user());
+                named++;
             }
         }
-        if (users.isEmpty()) {
-            return null;
+        if (named < 2) {
+            return null; // one change on its own is cheapest sent as it goes
         }
         try {
             view.prepare(users);
