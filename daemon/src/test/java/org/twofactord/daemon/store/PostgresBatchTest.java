@@ -161,6 +161,51 @@ class PostgresBatchTest {
     }
 
     @Test
+    void aBatchThatFailsOutsideTheDatabaseLeavesNothingForTheNextCommit() throws Exception {
+        MasterKey key = newKey();
+        String url = server.createDatabase();
+        try (PostgresStore store = PostgresStore.open(url, PostgresServer.credentials(), key)) {
+            Writer w = new Writer(store);
+            try {
+                UserRecord fresh = fresh(key);
+                w.submit(s -> {
+                    s.putUser("alice", fresh);
+                    s.putUser("bob", fresh);
+                    return null;
+                }).get(10, TimeUnit.SECONDS);
+                CountDownLatch release = holdWriter(w);
+                CompletableFuture<Boolean> counted = w.submit("alice", s -> {
+                    s.putUser("alice", fresh.withFailures(4, 0, 0)); // held back
+                    return true;
+                });
+                CompletableFuture<Boolean> other = w.submit("bob", s -> s.user("bob").isPresent());
+                CompletableFuture<Object> broken = w.submit(s -> {
+                    s.names(); // sends alice's held write
+                    throw new StoreUnavailable(new StoreTransient("injected: a failure outside the database", false, null));
+                });
+                release.countDown();
+                for (CompletableFuture<?> f : List.of(counted, other, broken)) {
+                    try {
+                        f.get(10, TimeUnit.SECONDS);
+                        fail("a change of the failed batch was answered");
+                    } catch (ExecutionException e) {
+                        assertInstanceOf(StoreTransient.class, e.getCause(), e.toString());
+                    }
+                }
+                // The next batch, one change alone, commits: nothing of the failed one may go with it.
+                w.submit(s -> {
+                    s.putUser("bob", fresh.withFailures(1, 0, 0));
+                    return null;
+                }).get(10, TimeUnit.SECONDS);
+                assertEquals(0, store.user("alice").orElseThrow().failures(), "the failed batch's write was committed");
+                assertEquals(1, store.user("bob").orElseThrow().failures());
+            } finally {
+                w.close();
+            }
+        }
+    }
+
+    @Test
     void aHeldWriteThatChangesNoRowFailsTheWholeBatchClosed() throws Exception {
         MasterKey key = newKey();
         String url = server.createDatabase();

@@ -559,6 +559,11 @@ public final class PostgresStore implements Store {
     }
 
     @Override
+    public void rollback() {
+        transaction.abandon();
+    }
+
+    @Override
     public void snapshot(Path dir) throws StoreException {
         throw new StoreException("the PostgreSQL store is backed up with pg_dump, or copied with "
                 + "'twofactord store export' (docs/operations.md)");
@@ -677,6 +682,23 @@ public final class PostgresStore implements Store {
         private void forgetPrepared() {
             prepared = null;
             held.clear();
+        }
+
+        /**
+         * The writer gave up on the batch ({@link Store#rollback}): nothing it read or held back
+         * may reach the next batch. A failed statement has rolled back already (then this sends
+         * nothing); a failure from outside this transaction has not.
+         */
+        void abandon() {
+            metaWritten = false;
+            forgetPrepared();
+            if (connection != null) {
+                try {
+                    connection.rollback();
+                } catch (SQLException e) {
+                    close();
+                }
+            }
         }
 
         /**
