@@ -39,7 +39,7 @@ final class CodeCheck {
         String backupDigits = backupDigits(code, services.totp.digits());
         if (!services.totp.isTotpShape(code)) {
             if (backupDigits == null) {
-                return counted(services.writeLazy(store -> fail(store, name, record.generation(), Reasons.INVALID, now)));
+                return counted(services.writeLazy(name, store -> fail(store, name, record.generation(), Reasons.INVALID, now)));
             }
             return counted(useBackup(name, record, backupDigits, now));
         }
@@ -56,7 +56,7 @@ final class CodeCheck {
                 // With 8-digit TOTP, an imported 8-digit scratch code has the same shape.
                 return counted(useBackup(name, record, backupDigits, now));
             }
-            return counted(services.writeLazy(store -> fail(store, name, record.generation(), Reasons.INVALID, now)));
+            return counted(services.writeLazy(name, store -> fail(store, name, record.generation(), Reasons.INVALID, now)));
         }
         long matched = step.getAsLong();
         return counted(services.writeSynced(name, store -> accept(store, name, record.generation(), matched, now)));

@@ -107,6 +107,14 @@ final class Services {
     }
 
     /**
+     * As {@link #write(Writer.Change)}, for a change that reads and writes only {@code user}'s
+     * record: the store may read it ahead with the rest of the writer's batch.
+     */
+    <T> T write(String user, Writer.Change<T> change) throws StoreException {
+        return await(writer.submit(user, change));
+    }
+
+    /**
      * Hands a change that writes only {@code user}'s record to the writer and waits until that
      * record is durable (see {@link Writer#submitSynced}).
      */
@@ -115,11 +123,11 @@ final class Services {
     }
 
     /**
-     * Hands a change to the writer and waits only until it is applied; it is committed within
-     * {@link Writer#LAZY_COMMIT_MS}. For failure counts, whose NO may go out before they are durable.
+     * Hands a change that reads and writes only {@code user}'s record to the writer and waits
+     * only until it is applied; it is committed within {@link Writer#LAZY_COMMIT_MS}. For failure counts, whose NO may go out before they are durable.
      */
-    <T> T writeLazy(Writer.Change<T> change) throws StoreException {
-        return await(writer.submitLazy(change));
+    <T> T writeLazy(String user, Writer.Change<T> change) throws StoreException {
+        return await(writer.submitLazy(user, change));
     }
 
     private <T> T await(CompletableFuture<T> future) throws StoreException {

@@ -190,7 +190,7 @@ final class UserHandlers {
         byte[] hashes = backupHashes(name, backup);
         long acceptedStep = matched.getAsLong();
         PendingEnrollment expected = pending.get();
-        boolean done = services.write(store -> {
+        boolean done = services.write(name, store -> {
             Optional<PendingEnrollment> current = store.pending(name);
             if (current.isEmpty() || !current.get().equals(expected)) {
                 return false; // re-enrolled or removed meanwhile
@@ -247,7 +247,7 @@ final class UserHandlers {
         List<String> backup = newBackupCodes();
         byte[] hashes = backupHashes(name, backup);
         int generation = record.get().generation();
-        boolean done = services.write(store -> {
+        boolean done = services.write(name, store -> {
             Optional<UserRecord> current = store.user(name);
             if (current.isEmpty() || current.get().generation() != generation) {
                 return false;
@@ -457,7 +457,7 @@ final class UserHandlers {
         Arrays.fill(secret, (byte) 0);
         long now = services.nowS();
         long step = services.totp.currentStep();
-        services.write(store -> {
+        services.write(name, store -> {
             int generation = store.user(name).map(u -> u.generation() + 1).orElse(1);
             store.putUser(name, new UserRecord(sealed, generation, step, 0, 0, 0, now, 0, hashes, 0));
             store.removePending(name);
@@ -468,7 +468,7 @@ final class UserHandlers {
 
     Reply unlock(Caller caller, Request request) throws StoreException {
         String name = Args.of(request, Set.of()).count(1, 1, "UNLOCK <user>").user(0);
-        services.write(store -> {
+        services.write(name, store -> {
             store.user(name).ifPresent(r -> store.putUser(name, r.unlocked()));
             return null;
         });

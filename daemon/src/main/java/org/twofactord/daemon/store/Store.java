@@ -86,6 +86,17 @@ public interface Store extends AutoCloseable {
     }
 
     /**
+     * Called on the writer thread, on the {@link #inTransaction()} view, before a batch in which
+     * two or more changes name the user they touch, with those users: a store that pays a
+     * round trip per statement may read (and lock) them all at once here, and hold back the
+     * batch's writes until {@link #commit()}. A store shared by several daemons locks them in one
+     * order (name), which keeps two daemons' batches from locking each other's rows crosswise.
+     * The default does nothing.
+     */
+    default void prepare(java.util.Set<String> users) {
+    }
+
+    /**
      * Records an accepted TOTP step in one conditional write: only if the user still has this
      * {@code generation}, is not locked at {@code nowS}, and has accepted no step from
      * {@code step} on. True if it was written, and only then may the caller answer OK. Failures

@@ -40,7 +40,11 @@ public final class Writer implements AutoCloseable {
         LAZY
     }
 
-    /** A queued change, and the user whose record it changes (for a synced one). */
+    /**
+     * A queued change, and the user whose record it changes, or null when it does not name one
+     * (the record a synced change makes durable; the row a store may read ahead, see
+     * {@link Store#prepare}).
+     */
     private record Job<T>(Change<T> change, CompletableFuture<T> future, Kind kind, String user) {
         /** Applies the change; a lazy job is answered at once, the others after the disk has it. */
         void run(Store store, List<Runnable> completions) throws StoreException {
@@ -96,6 +100,11 @@ public final class Writer implements AutoCloseable {
         return enqueue(change, Kind.COMMITTED, null);
     }
 
+    /** As {@link #submit(Change)}, for a change that reads and writes only {@code user}'s record. */
+    public <T> CompletableFuture<T> submit(String user, Change<T> change) {
+        return enqueue(change, Kind.COMMITTED, user);
+    }
+
     /**
      * Queues a change that writes only {@code user}'s record (an accepted code, a used backup
      * code); the future completes once that record is durable: committed, or synced with
@@ -115,6 +124,11 @@ public final class Writer implements AutoCloseable {
      */
     public <T> CompletableFuture<T> submitLazy(Change<T> change) {
         return enqueue(change, Kind.LAZY, null);
+    }
+
+    /** As {@link #submitLazy(Change)}, for a change that reads and writes only {@code user}'s record. */
+    public <T> CompletableFuture<T> submitLazy(String user, Change<T> change) {
+        return enqueue(change, Kind.LAZY, user);
     }
 
     private <T> CompletableFuture<T> enqueue(Change<T> change, Kind requested, String user) {
@@ -157,7 +171,13 @@ public final class Writer implements AutoCloseable {
                 boolean durable = false;
                 java.util.Set<String> synced = new java.util.LinkedHashSet<>();
                 StoreException storeFailure = null;
+                if (batch.size() > 1) {
+                    storeFailure = prepare(batch, attempt);
+                }
                 for (Job<?> job : batch) {
+                    if (storeFailure != null) {
+                        break;
+                    }
                     if (attempt > 1 && job.kind() != Kind.LAZY && job.future().isDone()) {
                         continue; // it failed on its own in an earlier attempt and was answered so
                     }
@@ -231,6 +251,30 @@ public final class Writer implements AutoCloseable {
             }
             batch.clear();
             completions.clear();
+        }
+    }
+
+    /**
+     * Tells the store which users the batch's changes name ({@link Store#prepare}), so that it may
+     * read them in one go; returns the store's failure, if it failed.
+     */
+    private StoreException prepare(List<Job<?>> batch, int attempt) {
+        java.util.Set<String> users = new java.util.HashSet<>();
+        int named = 0;
+        for (Job<?> job : batch) {
+            if (job.user() != null && !(attempt > 1 && job.kind() != Kind.LAZY && job.future().isDone())) {
+                users.add(job.user());
+                named++;
+            }
+        }
+        if (named < 2) {
+            return null; // one change on its own is cheapest sent as it goes
+        }
+        try {
+            view.prepare(users);
+            return null;
+        } catch (StoreUnavailable e) {
+            return e.getCause();
         }
     }
 

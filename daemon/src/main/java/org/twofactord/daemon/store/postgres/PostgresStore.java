@@ -42,7 +42,8 @@ import org.twofactord.daemon.config.PostgresConfig;
  * conditional {@code UPDATE} whose row count says yes or no; a read the writer does before it
  * writes locks the row ({@code SELECT ... FOR UPDATE}), so failure counts lose no update. The
  * writer's changes share one transaction per batch, committed at once (no lazy commits: they would
- * hold row locks other daemons wait for). Any SQL failure rolls the transaction back and is a
+ * hold row locks other daemons wait for). A batch of several changes locks its users in one
+ * statement and sends their writes in one round trip (see {@link Transaction}). Any SQL failure rolls the transaction back and is a
  * {@link StoreTransient}: the batch is answered {@code ERR unavailable}, or applied again after a
  * deadlock, and the store carries on, reconnecting with a backoff.
  *
@@ -671,10 +672,17 @@ public final class PostgresStore implements Store {
                 if (!rs.next()) {
                     return Optional.empty();
                 }
-                return Optional.of(new UserRecord(rs.getBytes(1), rs.getInt(2), rs.getLong(3), rs.getInt(4),
-                        rs.getInt(5), rs.getLong(6), rs.getLong(7), rs.getLong(8), rs.getBytes(9), rs.getInt(10)));
+                return Optional.of(userAt(rs, 1));
             }
         }
+    }
+
+    /** The user record whose {@link #USER_COLUMNS} start at column {@code first}. */
+    private static UserRecord userAt(ResultSet rs, int first) throws SQLException {
+        int i = first;
+        return new UserRecord(rs.getBytes(i), rs.getInt(i + 1), rs.getLong(i + 2), rs.getInt(i + 3),
+                rs.getInt(i + 4), rs.getLong(i + 5), rs.getLong(i + 6), rs.getLong(i + 7), rs.getBytes(i + 8),
+                rs.getInt(i + 9));
     }
 
     private static Optional<PendingEnrollment> selectPending(Connection c, String name, boolean lock)
@@ -829,6 +837,11 @@ public final class PostgresStore implements Store {
     }
 
     @Override
+    public void rollback() {
+        transaction.abandon();
+    }
+
+    @Override
     public void snapshot(Path dir) throws StoreException {
         throw new StoreException("the PostgreSQL store is backed up with pg_dump, or copied with "
                 + "'twofactord store export' (docs/operations.md)");
@@ -851,14 +864,50 @@ public final class PostgresStore implements Store {
     /**
      * The writer's transaction: one connection, not in autocommit; its reads lock what they read.
      * Only the writer thread (or a command-line tool, alone) uses it.
+     *
+     * <p>A batch of several changes is applied in few round trips ({@link #prepare}): one
+     * {@code SELECT ... ORDER BY name FOR UPDATE} locks and reads every user the batch names; the
+     * changes then read those users from here and their writes are held back, each a
+     * compare-and-set of the whole row against what was read, sent together in one JDBC batch
+     * before the next statement that must go to the database (a read of anything else, a write
+     * of another table) and at the commit. Any held write that does not change exactly one row
+     * rolls the whole transaction back: its batch is answered {@code unavailable}, never OK.
      */
     private final class Transaction implements Store {
+        /**
+         * A user's whole row, written only if it still holds what the transaction read (or, for a
+         * user that had none, inserted only if there is still none): a row the transaction has
+         * locked can fail that only if something bypassed the lock, and then nothing is kept.
+         * One shape for every held write, so that one {@code executeBatch} carries them all.
+         */
+        private static final String PUT_USER_IF_UNCHANGED = "INSERT INTO users (name, " + USER_COLUMNS + ") "
+                + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                + "sealed_secret = EXCLUDED.sealed_secret, generation = EXCLUDED.generation, "
+                + "last_step = EXCLUDED.last_step, failures = EXCLUDED.failures, "
+                + "lockout_level = EXCLUDED.lockout_level, locked_until = EXCLUDED.locked_until, "
+                + "enrolled_at = EXCLUDED.enrolled_at, last_used_at = EXCLUDED.last_used_at, "
+                + "backup_hashes = EXCLUDED.backup_hashes, backup_used = EXCLUDED.backup_used "
+                + "WHERE ? AND users.generation = ? AND users.last_step = ? AND users.failures = ? "
+                + "AND users.lockout_level = ? AND users.locked_until = ? AND users.enrolled_at = ? "
+                + "AND users.last_used_at = ? AND users.backup_used = ?";
+
+        /** A held user write: the row as the transaction read it (null: none), and as it is to be. */
+        private record HeldWrite(String name, UserRecord before, UserRecord after) {
+        }
+
         private Connection connection;
         /** Whether the connection has served a commit: if it breaks now, it may be just stale. */
         private boolean usedBefore;
         /** {@link #losses} when the connection was made. */
         private long connectedAfter;
         private boolean metaWritten;
+        /**
+         * The users {@link #prepare} locked (or found without a row), as this transaction has left
+         * them; null when the transaction is not a prepared batch's.
+         */
+        private Map<String, Optional<UserRecord>> prepared;
+        /** User writes not yet sent, in order. */
+        private final List<HeldWrite> held = new ArrayList<>();
 
         private <T> T run(Sql<T> op) {
             try {
@@ -901,6 +950,7 @@ public final class PostgresStore implements Store {
          */
         private StoreTransient rollBack(SQLException e, boolean statement) {
             metaWritten = false;
+            forgetPrepared();
             boolean retry = retryNow(e);
             if (connectionLost(e)) {
                 retry = statement && usedBefore && brokeAtOnce(e);
@@ -920,8 +970,133 @@ public final class PostgresStore implements Store {
             return new StoreTransient("database write rolled back: " + describe(e), retry, e);
         }
 
+        /** Ends the prepared batch's state: after its commit, or with its rollback. */
+        private void forgetPrepared() {
+            prepared = null;
+            held.clear();
+        }
+
+        /**
+         * The writer gave up on the batch ({@link Store#rollback}): nothing it read or held back
+         * may reach the next batch. A failed statement has rolled back already (then this sends
+         * nothing); a failure from outside this transaction has not.
+         */
+        void abandon() {
+            metaWritten = false;
+            forgetPrepared();
+            if (connection != null) {
+                try {
+                    connection.rollback();
+                } catch (SQLException e) {
+                    close();
+                }
+            }
+        }
+
+        /**
+         * Locks and reads every named user in one statement, in name order (the same order on
+         * every daemon, so two daemons' batches wait for each other rather than deadlock over
+         * these rows), and keeps them for the changes of the batch to come.
+         */
+        @Override
+        public void prepare(Set<String> users) {
+            forgetPrepared();
+            Map<String, Optional<UserRecord>> rows = run(c -> {
+                Map<String, Optional<UserRecord>> found = new HashMap<>();
+                try (PreparedStatement ps = c.prepareStatement("SELECT name, " + USER_COLUMNS
+                        + " FROM users WHERE name = ANY(?) ORDER BY name FOR UPDATE")) {
+                    ps.setArray(1, c.createArrayOf("text", users.toArray()));
+                    try (ResultSet rs = ps.executeQuery()) {
+                        while (rs.next()) {
+                            found.put(rs.getString(1), Optional.of(userAt(rs, 2)));
+                        }
+                    }
+                }
+                return found;
+            });
+            for (String name : users) {
+                rows.putIfAbsent(name, Optional.empty());
+            }
+            prepared = rows;
+        }
+
+        /** The user as this transaction has it, or null when {@link #prepare} did not read it. */
+        private Optional<UserRecord> preparedUser(String name) {
+            return prepared == null ? null : prepared.get(name);
+        }
+
+        /** Holds back a write of a prepared user's row; it is sent with the next {@link #flush}. */
+        private void hold(String name, UserRecord after) {
+            held.add(new HeldWrite(name, prepared.get(name).orElse(null), after));
+            prepared.put(name, Optional.of(after));
+        }
+
+        /**
+         * Sends the held writes in one round trip (one JDBC batch), before any statement that
+         * must see them and at the commit. A count other than one row each means the rows were
+         * not what this transaction locked and read: the whole transaction is rolled back.
+         */
+        private void flush() {
+            if (held.isEmpty()) {
+                return;
+            }
+            List<HeldWrite> writes = new ArrayList<>(held);
+            held.clear();
+            int[] counts = run(c -> {
+                try (PreparedStatement ps = c.prepareStatement(PUT_USER_IF_UNCHANGED)) {
+                    for (HeldWrite w : writes) {
+                        UserRecord r = w.after();
+                        UserRecord was = w.before() != null ? w.before() : r;
+                        ps.setString(1, w.name());
+                        ps.setBytes(2, r.sealedSecret());
+                        ps.setInt(3, r.generation());
+                        ps.setLong(4, r.lastStep());
+                        ps.setInt(5, r.failures());
+                        ps.setInt(6, r.lockoutLevel());
+                        ps.setLong(7, r.lockedUntil());
+                        ps.setLong(8, r.enrolledAt());
+                        ps.setLong(9, r.lastUsedAt());
+                        ps.setBytes(10, r.backupHashes());
+                        ps.setInt(11, r.backupUsed());
+                        ps.setBoolean(12, w.before() != null);
+                        ps.setInt(13, was.generation());
+                        ps.setLong(14, was.lastStep());
+                        ps.setInt(15, was.failures());
+                        ps.setInt(16, was.lockoutLevel());
+                        ps.setLong(17, was.lockedUntil());
+                        ps.setLong(18, was.enrolledAt());
+                        ps.setLong(19, was.lastUsedAt());
+                        ps.setInt(20, was.backupUsed());
+                        ps.addBatch();
+                    }
+                    return ps.executeBatch();
+                } catch (java.sql.BatchUpdateException e) {
+                    // The server's own error, whose SQLSTATE says deadlock or lost connection.
+                    throw e.getNextException() != null ? e.getNextException() : e;
+                }
+            });
+            for (int i = 0; i < counts.length; i++) {
+                if (counts[i] != 1) {
+                    String name = writes.get(i).name();
+                    metaWritten = false;
+                    forgetPrepared();
+                    try {
+                        connection.rollback();
+                    } catch (SQLException e) {
+                        close();
+                    }
+                    log.error("the row of user {} changed under this daemon's lock ({} rows written, not 1); "
+                            + "its batch of {} write(s) was rolled back and answered 'unavailable'",
+                            name, counts[i], writes.size());
+                    throw new StoreUnavailable(new StoreTransient("database write rolled back: the row of user "
+                            + name + " was not as read under its lock", false, null));
+                }
+            }
+        }
+
         @Override
         public Optional<String> meta(String key) {
+            flush();
             return run(c -> {
                 try (PreparedStatement ps = c.prepareStatement("SELECT value FROM meta WHERE key = ? FOR UPDATE")) {
                     ps.setString(1, key);
@@ -934,26 +1109,35 @@ public final class PostgresStore implements Store {
 
         @Override
         public Optional<UserRecord> user(String name) {
+            Optional<UserRecord> cached = preparedUser(name);
+            if (cached != null) {
+                return cached;
+            }
+            flush();
             return run(c -> selectUser(c, name, true));
         }
 
         @Override
         public Optional<PendingEnrollment> pending(String name) {
+            flush();
             return run(c -> selectPending(c, name, true));
         }
 
         @Override
         public List<String> names() {
+            flush();
             return run(PostgresStore::selectNames);
         }
 
         @Override
         public List<String> pendingNames() {
+            flush();
             return run(PostgresStore::selectPendingNames);
         }
 
         @Override
         public int userCount() {
+            flush();
             return run(c -> {
                 try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM users")) {
                     rs.next();
@@ -963,6 +1147,7 @@ public final class PostgresStore implements Store {
         }
 
         private int update(String sql, Object... args) {
+            flush(); // the held writes go first, in order
             return run(c -> {
                 try (PreparedStatement ps = c.prepareStatement(sql)) {
                     for (int i = 0; i < args.length; i++) {
@@ -988,6 +1173,10 @@ public final class PostgresStore implements Store {
 
         @Override
         public void putUser(String name, UserRecord r) {
+            if (preparedUser(name) != null) {
+                hold(name, r);
+                return;
+            }
             update("INSERT INTO users (name, " + USER_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     + "ON CONFLICT (name) DO UPDATE SET sealed_secret = EXCLUDED.sealed_secret, "
                     + "generation = EXCLUDED.generation, last_step = EXCLUDED.last_step, failures = EXCLUDED.failures, "
@@ -1001,6 +1190,9 @@ public final class PostgresStore implements Store {
         @Override
         public void removeUser(String name) {
             update("DELETE FROM users WHERE name = ?", name);
+            if (preparedUser(name) != null) {
+                prepared.put(name, Optional.empty());
+            }
         }
 
         @Override
@@ -1018,11 +1210,13 @@ public final class PostgresStore implements Store {
 
         @Override
         public boolean required(String name) {
+            flush();
             return run(c -> selectRequired(c, name, true));
         }
 
         @Override
         public List<String> requiredNames() {
+            flush();
             return run(PostgresStore::selectRequiredNames);
         }
 
@@ -1035,9 +1229,17 @@ public final class PostgresStore implements Store {
             }
         }
 
-        /** The one write that decides a TOTP OK, for every daemon of the fleet: its row count. */
+        /**
+         * The one write that decides a TOTP OK, for every daemon of the fleet: its row count. For
+         * a user of a prepared batch, whose row this transaction holds locked, the row read under
+         * the lock decides here as the conditional UPDATE would, and the held compare-and-set
+         * write must then change exactly that row, or nothing of the batch is kept.
+         */
         @Override
         public boolean acceptStep(String name, int generation, long step, long nowS) {
+            if (preparedUser(name) != null) {
+                return Store.super.acceptStep(name, generation, step, nowS);
+            }
             return update("UPDATE users SET last_step = ?, failures = 0, lockout_level = 0, locked_until = 0, "
                     + "last_used_at = ? WHERE name = ? AND generation = ? AND last_step < ? AND locked_until <= ?",
                     step, nowS, name, generation, step, nowS) == 1;
@@ -1046,6 +1248,9 @@ public final class PostgresStore implements Store {
         /** The one write that decides a backup-code OK: the code's bit must still be clear. */
         @Override
         public boolean useBackupCode(String name, int generation, int index, long nowS) {
+            if (preparedUser(name) != null) {
+                return Store.super.useBackupCode(name, generation, index, nowS);
+            }
             int bit = 1 << index;
             return update("UPDATE users SET backup_used = backup_used | ?, failures = 0, lockout_level = 0, "
                     + "locked_until = 0, last_used_at = ? WHERE name = ? AND generation = ? AND backup_used & ? = 0 "
@@ -1062,6 +1267,12 @@ public final class PostgresStore implements Store {
             if (connection == null) {
                 return; // nothing was written
             }
+            try {
+                flush();
+            } catch (StoreUnavailable e) {
+                throw e.getCause(); // rolled back
+            }
+            forgetPrepared();
             CommitWatch watch = null;
             try {
                 connection.clearWarnings(); // what is there after the commit is the commit's
@@ -1127,6 +1338,7 @@ public final class PostgresStore implements Store {
 
         @Override
         public void close() {
+            forgetPrepared();
             if (connection != null) {
                 closeQuietly(connection);
                 connection = null;
