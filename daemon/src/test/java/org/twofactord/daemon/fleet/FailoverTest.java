@@ -66,11 +66,11 @@ class FailoverTest {
      */
     static final long ANSWERING_AGAIN_MS = 10_000;
     /**
-     * The same when the old primary hangs. A daemon notices only when a read on its connection to
-     * the hung server times out (2 s), and in this test the second daemon is asked only when the
-     * load's threads, all waiting on the first, get their answers: up to 4 s after the hang. Its
-     * next connection then waits on the hung host, which is listed first, before it goes on to the
-     * new primary: 1 s for the login's first read, twice with sslmode=prefer (pgjdbc tries once
+     * The same when the old primary hangs. A daemon notices only when a read on its connection to the
+     * hung server times out (2 s), and in this test the second daemon is asked only when the load's
+     * threads, all waiting on the first, get their answers: up to 4 s after the hang. Its next
+     * connection then waits on the hung host, which is listed first, before it goes on to the new
+     * primary: 1 s for the login's first read, up to twice with sslmode=prefer (pgjdbc tries once
      * more without SSL), within the 2.5 s login timeout of a two-host URL. About 5.5 s after the
      * promotion (measured 3.4 to 5.6 s); 10 s leaves room for a loaded CI machine, as for a killed
      * one. (With a 1 s login timeout for the whole URL, the hung host used it up, and the daemons
