@@ -72,7 +72,7 @@ class FailoverTest {
      * connection then waits on the hung host, which is listed first, before it goes on to the new
      * primary: 1 s for the login's first read, up to twice with sslmode=prefer (pgjdbc tries once
      * more without SSL), within the 2.5 s login timeout of a two-host URL. About 5.5 s after the
-     * promotion (measured 3.4 to 5.6 s); 10 s leaves room for a loaded CI machine, as for a killed
+     * promotion (measured 2.6 to 5.6 s); 10 s leaves room for a loaded CI machine, as for a killed
      * one. (With a 1 s login timeout for the whole URL, the hung host used it up, and the daemons
      * found the new primary only through pgjdbc's abandoned background attempt: 3.4 to 9.9 s.)
      */
