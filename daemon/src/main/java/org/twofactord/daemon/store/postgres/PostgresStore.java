@@ -77,6 +77,8 @@ public final class PostgresStore implements Store {
                 t.setDaemon(true);
                 return t;
             });
+    /** How long a statement's read waits for the server (the {@code socketTimeout}), once logged in. */
+    private static final int READ_TIMEOUT_MS = 2000;
     private static final long FIRST_BACKOFF_MS = 100;
     private static final long MAX_BACKOFF_MS = 2000;
 
@@ -138,8 +140,21 @@ public final class PostgresStore implements Store {
         // connect and read timeouts here, and statement and lock timeouts on the server that
         // fire before the read timeout, so that a slow statement is cancelled, not abandoned.
         p.setProperty("connectTimeout", "1");
-        p.setProperty("loginTimeout", "1");
-        p.setProperty("socketTimeout", "2");
+        int hosts = hostCount(url);
+        if (hosts == 1) {
+            p.setProperty("loginTimeout", "1");
+            p.setProperty("socketTimeout", "2");
+        } else {
+            // pgjdbc tries the hosts one after the other within one loginTimeout, and a host that
+            // hangs (a stopped server, a machine powered off behind a network that drops packets)
+            // costs the TCP connect timeout or, if the kernel still accepts, the read timeout of the
+            // login's first read. Each host gets 1 s for either, and the login as many seconds as
+            // there are hosts, plus a margin: a hung old primary listed first no longer uses up the
+            // attempt before the new primary is tried. connect() sets the 2 s read timeout of
+            // statements once logged in.
+            p.setProperty("socketTimeout", "1");
+            p.setProperty("loginTimeout", hosts + ".5");
+        }
         // A CommitWatch's cancel to a server that hangs gives up after 1 s, not pgjdbc's 10: one
         // thread sends every cancel, and the next commit's must not wait behind it.
         p.setProperty("cancelSignalTimeout", "1");
@@ -160,6 +175,13 @@ public final class PostgresStore implements Store {
             throw e;
         }
         return store;
+    }
+
+    /** How many hosts a URL names: {@code jdbc:postgresql://HOST1:P1,HOST2:P2/db} names two. */
+    static int hostCount(String url) {
+        Properties parsed = org.postgresql.Driver.parseURL(url, null);
+        String hosts = parsed == null ? null : parsed.getProperty("PGHOST");
+        return hosts == null ? 1 : hosts.split(",", -1).length;
     }
 
     /**
@@ -267,6 +289,12 @@ public final class PostgresStore implements Store {
         }
         try {
             Connection c = DriverManager.getConnection(url, properties);
+            try {
+                c.setNetworkTimeout(null, READ_TIMEOUT_MS); // what socketTimeout said, or more (open())
+            } catch (SQLException e) {
+                closeQuietly(c);
+                throw e;
+            }
             synchronized (health) {
                 if (down) {
                     down = false;
