@@ -660,6 +660,8 @@ final class Suite {
         final Map<String, Long> replies = new java.util.TreeMap<>();
         int doubles;
         int raced;
+        /** From the check after kill -9: {missing, out of window}. */
+        int[] lost;
 
         AcceptPair(String label, String prefix, Daemon grouped, Daemon single, LatencyProxy proxy, long delayUs) {
             this.label = label;
@@ -756,6 +758,10 @@ final class Suite {
                                     + "group_commit = no %,.0f OK/s%s", round + 1, pair.label,
                             grouped.throughput.perSecond(), grouped.throughput.replies(), alone.throughput.perSecond(),
                             proxied));
+                    if (last) {
+                        // At once, while the codes OK'd in this round are still in the window.
+                        recheckAfterKill(pair);
+                    }
                 }
             }
         } finally {
@@ -765,14 +771,7 @@ final class Suite {
         }
         Map<String, Object> details = new LinkedHashMap<>();
         for (AcceptPair pair : pairs) {
-            // Reopen the store the kill left and check that every OK it gave is there.
-            if (pair.proxy != null) {
-                pair.proxy.delayMicros(0);
-            }
-            pair.grouped.start();
-            Bench.progress(String.format(Locale.ROOT, "  %s: restarted after kill -9 in %.0f ms; checking all %,d OK'd steps",
-                    pair.label, pair.grouped.startupMs, pair.oks.size()));
-            int[] lost = recheck(pair.grouped, pair.prefix + "a", pair.oks);
+            int[] lost = pair.lost;
             if (pair.grouped != main) {
                 pair.grouped.stop();
                 pair.proxy.close();
@@ -816,6 +815,17 @@ final class Suite {
             report.details.putPOJO("accepted_db_latency", details);
         }
         return main;
+    }
+
+    /** Reopens the store the kill left and checks that every OK the pair's group-commit daemon gave is there. */
+    private void recheckAfterKill(AcceptPair pair) throws IOException {
+        if (pair.proxy != null) {
+            pair.proxy.delayMicros(0);
+        }
+        pair.grouped.start();
+        Bench.progress(String.format(Locale.ROOT, "  %s: restarted after kill -9 in %.0f ms; checking all %,d OK'd steps",
+                pair.label, pair.grouped.startupMs, pair.oks.size()));
+        pair.lost = recheck(pair.grouped, pair.prefix + "a", pair.oks);
     }
 
     /** {@code --db-latency-us 0,250}: the delays of the proxied pairs (PostgreSQL only; none by default). */
