@@ -14,6 +14,11 @@
 #                           and leaves BENCHMARKS.md alone. Every scenario; scale builds its
 #                           stores as an operator would: IMPORT into MapDB, store export, store
 #                           import into PostgreSQL. A full run needs about 2 GB free under /tmp.
+#                           The accepted-codes scenario also runs with the database as a fleet's
+#                           daemons see it, on another host: through a proxy in the bench that
+#                           holds each of the server's answers back, one pair of daemons per delay
+#                           (--db-latency-us 0,250 by default: 0 is the proxy's own cost; up to
+#                           three delays, e.g. --db-latency-us 0,250,1000; "" for none).
 #   extra arguments go to the suite, e.g. --only floors,flood
 #
 # Needs root for the PAM rows (service files in /etc/pam.d, removed at the end) and the packages
@@ -127,11 +132,12 @@ if [[ $store == postgresql ]]; then
         start >/dev/null
     psql_pg() { as_pg psql -X -q -v ON_ERROR_STOP=1 -h "$work/pg" -p "$pg_port" -U postgres "$@"; }
     psql_pg -c "CREATE ROLE twofactord LOGIN PASSWORD '$pg_password'" postgres
-    for db in main nogroup small large; do
+    # p1, p1nogroup, ...: the accepted-codes pairs behind the proxy, one per --db-latency-us delay.
+    for db in main nogroup small large p1 p1nogroup p2 p2nogroup p3 p3nogroup; do
         psql_pg -c "CREATE DATABASE bench_$db OWNER twofactord" postgres
     done
     store_args=(--postgres-url-prefix "jdbc:postgresql://127.0.0.1:$pg_port/" --postgres-user twofactord
-        --postgres-password-file "$work/pg.password")
+        --postgres-password-file "$work/pg.password" --db-latency-us 0,250)
 fi
 
 daemon_opts=${BENCH_DAEMON_JAVA_OPTS:--Xms16m -Xmx128m -Xmn4m -XX:+UseSerialGC -XX:TieredStopAtLevel=1}

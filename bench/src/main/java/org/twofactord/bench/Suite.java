@@ -140,8 +140,12 @@ final class Suite {
      * which run.sh made.
      */
     private Map<String, String> storeConfig(String name, Map<String, String> base) {
+        return storeConfig(name, base, opts.get("postgres-url-prefix"));
+    }
+
+    /** The same, reaching PostgreSQL at {@code prefix} (a {@link LatencyProxy}'s address). */
+    private Map<String, String> storeConfig(String name, Map<String, String> base, String prefix) {
         Map<String, String> c = new LinkedHashMap<>(base);
-        String prefix = opts.get("postgres-url-prefix");
         if (prefix != null) {
             c.put("store", "postgresql");
             c.put("postgres_url", prefix + "bench_" + name);
@@ -637,78 +641,207 @@ final class Suite {
     }
 
     /**
+     * The two daemons the accepted-codes scenario compares, group commit and {@code group_commit = no},
+     * with their user pools ({@code prefix}a, {@code prefix}b), and what they saw. With a proxy
+     * (PostgreSQL and {@code --db-latency-us}) both reach their databases through it.
+     */
+    private static final class AcceptPair {
+        final String label;
+        final String prefix;
+        final Daemon grouped;
+        final Daemon single;
+        final LatencyProxy proxy;
+        final long delayUs;
+        final List<Double> groupedRates = new ArrayList<>();
+        final List<Double> singleRates = new ArrayList<>();
+        final List<Double> heldMedianUs = new ArrayList<>();
+        final List<Double> proxyCpuUsPerOk = new ArrayList<>();
+        final List<long[]> oks = new ArrayList<>();
+        final Map<String, Long> replies = new java.util.TreeMap<>();
+        int doubles;
+        int raced;
+        /** From the check after kill -9: {missing, out of window}. */
+        int[] lost;
+
+        AcceptPair(String label, String prefix, Daemon grouped, Daemon single, LatencyProxy proxy, long delayUs) {
+            this.label = label;
+            this.prefix = prefix;
+            this.grouped = grouped;
+            this.single = single;
+            this.proxy = proxy;
+            this.delayUs = delayUs;
+        }
+    }
+
+    /**
      * Group commit against one commit per request, alternating in rounds on two daemons (each on
      * its own slice of its pool), the group-commit daemon last; then that daemon is killed with
      * SIGKILL while requests are in flight, reopened, and every OK it gave in any round is checked.
+     * On PostgreSQL with {@code --db-latency-us 0,250}, the same again for a pair of daemons behind
+     * a {@link LatencyProxy} per delay, every pair in every round, so that a noisy neighbour hurts
+     * them all alike.
      */
     private Daemon acceptedCodes(Daemon main, Map<String, String> config) throws IOException {
         int rounds = plan.quick ? 1 : 3;
-        enrol(main, "a", plan.acceptUsers, false);
         Map<String, String> noGroup = new LinkedHashMap<>(config);
         noGroup.put("group_commit", "no");
-        Daemon single = Daemon.twofactord("nogroup", daemonJar, jvm, work.resolve("nogroup"),
-                storeConfig("nogroup", noGroup)).start();
-        List<Double> groupedRates = new ArrayList<>();
-        List<Double> singleRates = new ArrayList<>();
-        List<long[]> oks = new ArrayList<>();
-        Map<String, Long> replies = new java.util.TreeMap<>();
-        int doubles = 0;
-        int raced = 0;
+        List<AcceptPair> pairs = new ArrayList<>();
+        pairs.add(new AcceptPair("direct", "", main, Daemon.twofactord("nogroup", daemonJar, jvm, work.resolve("nogroup"),
+                storeConfig("nogroup", noGroup)), null, 0));
         try {
-            admin(single, "POLICY ENABLE");
-            enrol(single, "b", plan.baselineUsers, false);
-            Bench.progress("accepted codes: " + ACCEPT_CONNS + " connections, a fresh right code for a distinct user each, "
-                    + "every 16th sent twice at once; " + rounds + " round(s), then kill -9 while requests are in flight");
-            for (int round = 0; round < rounds; round++) {
-                int bFrom = plan.baselineUsers * round / rounds;
-                int bTo = plan.baselineUsers * (round + 1) / rounds;
-                Accepted alone = accepted(single, "b", bFrom, bTo, null);
-                singleRates.add(alone.throughput.perSecond());
-                if (alone.doubleOks > 0) {
-                    failures.add("accepted codes without group commit: " + alone.doubleOks + " codes with two OKs");
+            pairs.get(0).single.start();
+            for (long delayUs : dbLatenciesUs()) {
+                // Databases p1, p1nogroup, p2, ... are made by run.sh, a pair for each delay.
+                int n = pairs.size();
+                java.net.URI url = java.net.URI.create(opts.get("postgres-url-prefix").substring("jdbc:".length()));
+                LatencyProxy proxy = new LatencyProxy(url.getHost(), url.getPort(), 0);
+                String viaProxy = "jdbc:postgresql://127.0.0.1:" + proxy.port() + "/";
+                AcceptPair pair = new AcceptPair(delayUs + " µs", "p" + n,
+                        Daemon.twofactord("p" + n, daemonJar, jvm, work.resolve("p" + n),
+                                storeConfig("p" + n, config, viaProxy)),
+                        Daemon.twofactord("p" + n + "nogroup", daemonJar, jvm, work.resolve("p" + n + "nogroup"),
+                                storeConfig("p" + n + "nogroup", noGroup, viaProxy)), proxy, delayUs);
+                pairs.add(pair);
+                pair.grouped.start();
+                pair.single.start();
+            }
+            for (AcceptPair pair : pairs) {
+                // Enrolment is not what is measured: the proxies add nothing to it.
+                if (pair.grouped != main) {
+                    admin(pair.grouped, "POLICY ENABLE");
                 }
+                admin(pair.single, "POLICY ENABLE");
+                enrol(pair.grouped, pair.prefix + "a", plan.acceptUsers, false);
+                enrol(pair.single, pair.prefix + "b", plan.baselineUsers, false);
+            }
+            for (AcceptPair pair : pairs) {
+                if (pair.proxy != null) {
+                    pair.proxy.delayMicros(pair.delayUs);
+                }
+            }
+            Bench.progress("accepted codes: " + ACCEPT_CONNS + " connections, a fresh right code for a distinct user each, "
+                    + "every 16th sent twice at once; " + rounds + " round(s), then kill -9 while requests are in flight"
+                    + (pairs.size() > 1 ? "; the database reached " + pairs.stream().map(p -> p.proxy == null ? "directly"
+                            : "through a proxy adding " + p.label + " to each answer").toList() : ""));
+            for (int round = 0; round < rounds; round++) {
                 boolean last = round == rounds - 1;
-                Accepted grouped = accepted(main, "a", plan.acceptUsers * round / rounds,
-                        plan.acceptUsers * (round + 1) / rounds, last ? main : null);
-                groupedRates.add(grouped.throughput.perSecond());
-                oks.addAll(grouped.oks);
-                doubles += grouped.doubleOks;
-                raced += grouped.racedPairs;
-                grouped.throughput.replies().forEach((k, v) -> replies.merge(k, v, Long::sum));
-                Bench.progress(String.format(Locale.ROOT, "  round %d: group commit %,.0f OK/s %s, group_commit = no "
-                                + "%,.0f OK/s", round + 1, grouped.throughput.perSecond(), grouped.throughput.replies(),
-                        alone.throughput.perSecond()));
+                for (AcceptPair pair : pairs) {
+                    long[] held = pair.proxy == null ? null : pair.proxy.heldSnapshot();
+                    long cpu0 = pair.proxy == null ? 0 : pair.proxy.cpuNanos();
+                    Accepted alone = accepted(pair.single, pair.prefix + "b", plan.baselineUsers * round / rounds,
+                            plan.baselineUsers * (round + 1) / rounds, null);
+                    pair.singleRates.add(alone.throughput.perSecond());
+                    if (alone.doubleOks > 0) {
+                        failures.add("accepted codes without group commit (" + pair.label + "): " + alone.doubleOks
+                                + " codes with two OKs");
+                    }
+                    long cpu1 = pair.proxy == null ? 0 : pair.proxy.cpuNanos();
+                    Accepted grouped = accepted(pair.grouped, pair.prefix + "a", plan.acceptUsers * round / rounds,
+                            plan.acceptUsers * (round + 1) / rounds, last ? pair.grouped : null);
+                    pair.groupedRates.add(grouped.throughput.perSecond());
+                    pair.oks.addAll(grouped.oks);
+                    pair.doubles += grouped.doubleOks;
+                    pair.raced += grouped.racedPairs;
+                    grouped.throughput.replies().forEach((k, v) -> pair.replies.merge(k, v, Long::sum));
+                    String proxied = "";
+                    if (pair.proxy != null) {
+                        long cpu2 = pair.proxy.cpuNanos();
+                        double heldUs = pair.proxy.heldMicros(held, 0.5);
+                        pair.heldMedianUs.add(heldUs);
+                        pair.proxyCpuUsPerOk.add((cpu2 - cpu1) / 1e3 / Math.max(1, grouped.oks.size()));
+                        proxied = String.format(Locale.ROOT, "; proxy: answers held %.0f µs (median, p99 %.0f), "
+                                        + "proxy CPU %.1f / %.1f µs per OK", heldUs, pair.proxy.heldMicros(held, 0.99),
+                                (cpu2 - cpu1) / 1e3 / Math.max(1, grouped.oks.size()),
+                                (cpu1 - cpu0) / 1e3 / Math.max(1, alone.oks.size()));
+                    }
+                    Bench.progress(String.format(Locale.ROOT, "  round %d, %s: group commit %,.0f OK/s %s, "
+                                    + "group_commit = no %,.0f OK/s%s", round + 1, pair.label,
+                            grouped.throughput.perSecond(), grouped.throughput.replies(), alone.throughput.perSecond(),
+                            proxied));
+                    if (last) {
+                        // At once, while the codes OK'd in this round are still in the window.
+                        recheckAfterKill(pair);
+                    }
+                }
             }
         } finally {
-            single.stop();
+            for (AcceptPair pair : pairs) {
+                pair.single.stop();
+            }
         }
-        // Reopen the store the kill left and check that every OK it gave is there.
-        main.start();
-        Bench.progress(String.format(Locale.ROOT, "  restarted after kill -9 in %.0f ms; checking all %,d OK'd steps",
-                main.startupMs, oks.size()));
-        int[] lost = recheck(main, oks);
-        String correctness = String.format(Locale.ROOT,
-                "%,d OKs, %d codes with two OKs (of %,d raced pairs), %d OKs missing from the store after kill -9 "
-                        + "(USER shows no use, or the code was accepted again), %d re-checks out of the window",
-                oks.size(), doubles, raced, lost[0], lost[1]);
-        Bench.progress("  " + correctness);
-        if (doubles > 0 || lost[0] > 0) {
-            failures.add("accepted codes: " + correctness);
+        Map<String, Object> details = new LinkedHashMap<>();
+        for (AcceptPair pair : pairs) {
+            int[] lost = pair.lost;
+            if (pair.grouped != main) {
+                pair.grouped.stop();
+                pair.proxy.close();
+            }
+            String correctness = String.format(Locale.ROOT,
+                    "%,d OKs, %d codes with two OKs (of %,d raced pairs), %d OKs missing from the store after kill -9 "
+                            + "(USER shows no use, or the code was accepted again), %d re-checks out of the window",
+                    pair.oks.size(), pair.doubles, pair.raced, lost[0], lost[1]);
+            Bench.progress("  " + pair.label + ": " + correctness);
+            if (pair.doubles > 0 || lost[0] > 0) {
+                failures.add("accepted codes (" + pair.label + "): " + correctness);
+            }
+            if (pair.oks.isEmpty()) {
+                failures.add("accepted codes (" + pair.label + "): no OK at all");
+            }
+            double rate = median(pair.groupedRates);
+            Map<String, Object> d = new LinkedHashMap<>(Map.of("group_commit_ok_per_s", pair.groupedRates,
+                    "no_group_commit_ok_per_s", pair.singleRates, "oks", pair.oks.size(), "double_oks", pair.doubles,
+                    "raced_pairs", pair.raced, "lost_after_kill9", lost[0], "recheck_out_of_window", lost[1],
+                    "replies", pair.replies));
+            if (pair.proxy == null) {
+                report.add(new Report.Row("Accepted codes (login burst), " + ACCEPT_CONNS + " connections, each OK durable",
+                        rate, "OK/s", Double.NaN, null, Double.NaN, true,
+                        "target ≥ 5,000 OK/s: " + (rate >= 5000 ? "met" : "**not met**") + "; " + correctness));
+                report.add(new Report.Row("Accepted codes: group commit vs one commit per request", rate, "OK/s",
+                        median(pair.singleRates), "group_commit = no", 8.0, true, null));
+                report.details.putPOJO("accepted", d);
+            } else {
+                d.put("delay_us", pair.delayUs);
+                d.put("held_median_us", pair.heldMedianUs);
+                d.put("proxy_cpu_us_per_ok_group_commit", pair.proxyCpuUsPerOk);
+                details.put(Long.toString(pair.delayUs), d);
+                report.add(new Report.Row("Accepted codes, database through a proxy adding " + pair.label
+                                + " to each answer: group commit vs one commit per request", rate, "OK/s",
+                        median(pair.singleRates), "group_commit = no", 4.0, true, String.format(Locale.ROOT,
+                                "answers held %.0f µs (median of the rounds' medians); %s", median(pair.heldMedianUs),
+                                correctness)));
+            }
         }
-        if (oks.isEmpty()) {
-            failures.add("accepted codes: no OK at all");
+        if (!details.isEmpty()) {
+            report.details.putPOJO("accepted_db_latency", details);
         }
-        double rate = median(groupedRates);
-        report.add(new Report.Row("Accepted codes (login burst), " + ACCEPT_CONNS + " connections, each OK durable",
-                rate, "OK/s", Double.NaN, null, Double.NaN, true,
-                "target ≥ 5,000 OK/s: " + (rate >= 5000 ? "met" : "**not met**") + "; " + correctness));
-        report.add(new Report.Row("Accepted codes: group commit vs one commit per request", rate, "OK/s",
-                median(singleRates), "group_commit = no", 8.0, true, null));
-        report.details.putPOJO("accepted", Map.of("group_commit_ok_per_s", groupedRates,
-                "no_group_commit_ok_per_s", singleRates, "oks", oks.size(), "double_oks", doubles,
-                "raced_pairs", raced, "lost_after_kill9", lost[0], "recheck_out_of_window", lost[1],
-                "replies", replies));
         return main;
+    }
+
+    /** Reopens the store the kill left and checks that every OK the pair's group-commit daemon gave is there. */
+    private void recheckAfterKill(AcceptPair pair) throws IOException {
+        if (pair.proxy != null) {
+            pair.proxy.delayMicros(0);
+        }
+        pair.grouped.start();
+        Bench.progress(String.format(Locale.ROOT, "  %s: restarted after kill -9 in %.0f ms; checking all %,d OK'd steps",
+                pair.label, pair.grouped.startupMs, pair.oks.size()));
+        pair.lost = recheck(pair.grouped, pair.prefix + "a", pair.oks);
+    }
+
+    /** {@code --db-latency-us 0,250}: the delays of the proxied pairs (PostgreSQL only; none by default). */
+    private List<Long> dbLatenciesUs() {
+        String v = opts.get("db-latency-us");
+        if (v == null || v.isBlank()) {
+            return List.of();
+        }
+        if (opts.get("postgres-url-prefix") == null) {
+            throw new IllegalArgumentException("--db-latency-us needs the PostgreSQL store (run.sh --store postgresql)");
+        }
+        List<Long> delays = Arrays.stream(v.split(",")).map(String::strip).map(Long::parseLong).toList();
+        if (delays.size() > 3 || delays.stream().anyMatch(d -> d < 0)) {
+            throw new IllegalArgumentException("--db-latency-us: up to three delays of 0 µs or more, not " + v);
+        }
+        return delays;
     }
 
     /**
@@ -770,7 +903,7 @@ final class Suite {
      * After the restart: each OK'd user must show a last use (USER), and its code must now be
      * refused. Returns {missing, out of window}.
      */
-    private int[] recheck(Daemon d, List<long[]> oks) throws IOException {
+    private int[] recheck(Daemon d, String prefix, List<long[]> oks) throws IOException {
         AtomicInteger next = new AtomicInteger();
         AtomicInteger missing = new AtomicInteger();
         AtomicInteger outOfWindow = new AtomicInteger();
@@ -784,7 +917,7 @@ final class Suite {
                     if (k >= all.length) {
                         return null;
                     }
-                    String user = name("a", (int) all[k][0]);
+                    String user = name(prefix, (int) all[k][0]);
                     String info = c.call("USER " + user);
                     if (!info.startsWith("OK") || info.contains("\"last_used_at\":null")) {
                         missing.incrementAndGet();
