@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.Statement;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -69,22 +68,6 @@ class ReplicationCheckTest {
         }
     }
 
-    private void standbyNames(String names) throws Exception {
-        onThePrimary("ALTER SYSTEM SET synchronous_standby_names = '" + names + "'", "SELECT pg_reload_conf()");
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        while (true) {
-            try (Connection c = cluster.primaryConnection(); Statement st = c.createStatement();
-                 ResultSet rs = st.executeQuery("SHOW synchronous_standby_names")) {
-                rs.next();
-                if (rs.getString(1).equals(names)) {
-                    return;
-                }
-            }
-            assertTrue(System.nanoTime() < deadline, "the reload took effect");
-            Thread.sleep(50);
-        }
-    }
-
     @Test
     void asynchronousIsSeenAndRefusedOnRequestSynchronousIsSeenAndAccepted() throws Exception {
         cluster = PostgresCluster.start(PostgresCluster.Replication.ASYNCHRONOUS);
@@ -96,7 +79,7 @@ class ReplicationCheckTest {
         assertTrue(e.getMessage().contains("postgres_synchronous = require, but 1 standby(s) replicate asynchronously "
                 + "from the database " + cluster.url()), e.getMessage());
 
-        standbyNames("*");
+        PostgresServer.standbyNames(cluster::primaryConnection, "*");
         assertEquals("synchronous", replication());
         strict.start();
         strict.close();
@@ -104,7 +87,7 @@ class ReplicationCheckTest {
         // With pg_monitor the role sees each standby's state: one named that is not attached
         // leaves every commit waiting, and the daemon says so.
         onThePrimary("GRANT pg_monitor TO " + PostgresServer.ROLE);
-        standbyNames("no_such_standby");
+        PostgresServer.standbyNames(cluster::primaryConnection, "no_such_standby");
         assertEquals("waiting", replication());
     }
 }

@@ -55,27 +55,6 @@ class SynchronousCommitTest {
         postgres.close();
     }
 
-    private void standbyNames(String names) throws Exception {
-        try (Connection c = postgres.superuser("postgres"); Statement st = c.createStatement()) {
-            st.execute(names == null ? "ALTER SYSTEM RESET synchronous_standby_names"
-                    : "ALTER SYSTEM SET synchronous_standby_names = '" + names + "'");
-            st.execute("SELECT pg_reload_conf()");
-        }
-        // A reload reaches the server processes a moment later.
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        while (true) {
-            try (Connection c = postgres.superuser("postgres"); Statement st = c.createStatement();
-                 ResultSet rs = st.executeQuery("SHOW synchronous_standby_names")) {
-                rs.next();
-                if (rs.getString(1).equals(names == null ? "" : names)) {
-                    return;
-                }
-            }
-            assertTrue(System.nanoTime() < deadline, "the reload took effect");
-            Thread.sleep(50);
-        }
-    }
-
     private int waitingForAStandby() throws Exception {
         try (Connection c = postgres.superuser("postgres"); Statement st = c.createStatement();
              ResultSet rs = st.executeQuery("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'")) {
@@ -97,7 +76,7 @@ class SynchronousCommitTest {
             assertTrue(c.call("CONFIRM alice " + Totp.code(secret, clock, -1)).startsWith("OK "));
             assertEquals("none", replication(c));
         }
-        standbyNames("absent_standby");
+        PostgresServer.standbyNames(() -> postgres.superuser("postgres"), "absent_standby");
         String code = Totp.code(secret, clock, 0);
         try (Client c = daemon.client()) {
             long start = System.nanoTime();
@@ -114,7 +93,7 @@ class SynchronousCommitTest {
         }
         assertEquals(0, waitingForAStandby(), "no server process left waiting for a standby");
 
-        standbyNames(null);
+        PostgresServer.standbyNames(() -> postgres.superuser("postgres"), null);
         try (Client c = daemon.client()) {
             // The commit stands on the primary: the code is used up, never accepted.
             c.expect("VERIFY alice " + code, "NO replayed");

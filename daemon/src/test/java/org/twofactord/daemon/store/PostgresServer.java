@@ -197,6 +197,39 @@ public final class PostgresServer implements AutoCloseable {
         return "jdbc:postgresql://127.0.0.1:" + port + "/" + database;
     }
 
+    /** A superuser connection to some server of a test (a {@link PostgresServer}, a cluster's primary). */
+    @FunctionalInterface
+    public interface Superuser {
+        Connection connect() throws SQLException;
+    }
+
+    /**
+     * Sets {@code synchronous_standby_names} on the server (null: back to its default) with ALTER
+     * SYSTEM and a reload, and waits until a new session sees it: the server processes take a
+     * reload a moment later.
+     */
+    public static void standbyNames(Superuser server, String names) throws SQLException, InterruptedException {
+        try (Connection c = server.connect(); Statement st = c.createStatement()) {
+            st.execute(names == null ? "ALTER SYSTEM RESET synchronous_standby_names"
+                    : "ALTER SYSTEM SET synchronous_standby_names = '" + names + "'");
+            st.execute("SELECT pg_reload_conf()");
+        }
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (true) {
+            try (Connection c = server.connect(); Statement st = c.createStatement();
+                 java.sql.ResultSet rs = st.executeQuery("SHOW synchronous_standby_names")) {
+                rs.next();
+                if (rs.getString(1).equals(names == null ? "" : names)) {
+                    return;
+                }
+            }
+            if (System.nanoTime() > deadline) {
+                fail("the reload of synchronous_standby_names took effect");
+            }
+            Thread.sleep(50);
+        }
+    }
+
     /** A new empty database owned by {@link #ROLE}; returns its JDBC URL. */
     public String createDatabase() throws SQLException {
         String name = "tfd" + databases.incrementAndGet();
