@@ -65,7 +65,7 @@ final class Session implements Runnable {
                 server.releaseUid(caller.peer().uid());
             }
             if (!handedOff) {
-                close();
+                closeOwn();
             }
             server.sessionEnded(this);
         }
@@ -287,11 +287,26 @@ final class Session implements Runnable {
         }
     }
 
+    /**
+     * Closes the connection from another thread (the reaper, a stop): junixsocket shuts the socket
+     * down first, which is what wakes this session's thread if it is blocked reading or writing
+     * (a bare close of the descriptor would not).
+     */
     void close() {
         try {
             socket.close();
         } catch (IOException ignored) {
             // already closed
         }
+    }
+
+    /**
+     * Closes the connection from its own thread, which is blocked nowhere: the close alone, without
+     * the two shutdown calls {@link #close} makes (two of the fifteen system calls a short
+     * connection costs the daemon). The peer sees the end of the stream all the same.
+     */
+    private void closeOwn() {
+        socket.setShutdownOnClose(false);
+        close();
     }
 }
