@@ -31,7 +31,7 @@ final class Suite {
         static Plan of(boolean quick) {
             return quick
                     ? new Plan(true, 1, 300, 1000, 2000, 16000, 2500, 300, 12, 10_000, 1, 1000)
-                    : new Plan(false, 3, 1000, 3000, 2000, 150_000, 45_000, 2000, 100, 1_000_000, 3, 3000);
+                    : new Plan(false, 3, 1000, 3000, 2000, 150_000, 45_000, 2000, 400, 1_000_000, 3, 3000);
         }
     }
 
