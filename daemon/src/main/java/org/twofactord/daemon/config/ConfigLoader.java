@@ -214,8 +214,38 @@ public final class ConfigLoader {
             if (url.toLowerCase(java.util.Locale.ROOT).contains("password=")) {
                 throw bad(key, "must not carry a password: put it in postgres_password_file");
             }
+            int query = url.indexOf('?');
+            if (query >= 0) {
+                for (String parameter : url.substring(query + 1).split("&")) {
+                    String name;
+                    try {
+                        name = java.net.URLDecoder.decode(parameter.split("=", 2)[0], StandardCharsets.UTF_8);
+                    } catch (IllegalArgumentException malformed) {
+                        throw bad(key, "has a malformed %-escape in its parameters");
+                    }
+                    String why = DAEMON_SETS.get(name.toLowerCase(java.util.Locale.ROOT));
+                    if (why != null) {
+                        throw bad(key, "must not set " + name + ": " + why);
+                    }
+                }
+            }
             return url;
         }
+
+        /**
+         * Connection parameters the daemon sets itself (PostgresStore.open), by lower-case name, and
+         * why a URL may not: pgjdbc lets the URL's parameters win over the daemon's, so that one
+         * {@code socketTimeout=30} would let a login wait 30 s on a database that hangs, where the
+         * daemon answers {@code ERR unavailable} within the PAM module's 5 s.
+         */
+        private static final Map<String, String> DAEMON_SETS = Map.of(
+                "connecttimeout", "the daemon sets its own time limits (a request fails within the client's 5 s)",
+                "logintimeout", "the daemon sets its own time limits (a request fails within the client's 5 s)",
+                "sockettimeout", "the daemon sets its own time limits (a request fails within the client's 5 s)",
+                "cancelsignaltimeout", "the daemon sets its own time limits (a request fails within the client's 5 s)",
+                "options", "the daemon sets the session's options itself (statement and lock timeouts, "
+                        + "synchronous_commit = on)",
+                "user", "set postgres_user instead");
 
         int digits() throws ConfigException {
             int digits = integer("digits", 6, 6, 8);

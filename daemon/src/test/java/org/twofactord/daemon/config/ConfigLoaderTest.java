@@ -140,6 +140,28 @@ class ConfigLoaderTest {
         assertTrue(error("store = postgresql\npostgres_url = http://db/x\n").contains("twofactord.conf:2: postgres_url:"));
         assertTrue(error("store = postgresql\npostgres_url = jdbc:postgresql://db/x?password=hunter2\n")
                 .endsWith("twofactord.conf:2: postgres_url: must not carry a password: put it in postgres_password_file"));
+        // The daemon's own time limits and session options: a URL parameter would silently win.
+        assertTrue(error("store = postgresql\npostgres_url = jdbc:postgresql://db/x?sslmode=require&socketTimeout=30\n")
+                .endsWith("twofactord.conf:2: postgres_url: must not set socketTimeout: the daemon sets its own time "
+                        + "limits (a request fails within the client's 5 s)"));
+        for (String name : new String[] {"connectTimeout", "loginTimeout", "cancelSignalTimeout", "LOGINTIMEOUT",
+                "socket%54imeout"}) {
+            assertTrue(error("store = postgresql\npostgres_url = jdbc:postgresql://a,b/x?" + name + "=9\n")
+                    .contains("twofactord.conf:2: postgres_url: must not set "), name);
+        }
+        assertTrue(error("store = postgresql\npostgres_url = jdbc:postgresql://db/x?options=-c%20synchronous_commit%3Doff\n")
+                .endsWith("postgres_url: must not set options: the daemon sets the session's options itself "
+                        + "(statement and lock timeouts, synchronous_commit = on)"));
+        assertTrue(error("store = postgresql\npostgres_url = jdbc:postgresql://db/x?user=postgres\n")
+                .endsWith("postgres_url: must not set user: set postgres_user instead"));
+        assertTrue(error("store = postgresql\npostgres_url = jdbc:postgresql://db/x?%zz=1\n")
+                .endsWith("postgres_url: has a malformed %-escape in its parameters"));
+        // What operators do set stays allowed (docs/operations.md's examples).
+        assertEquals("jdbc:postgresql://db1:5432,db2:5432/tfd?targetServerType=primary&sslmode=verify-full"
+                + "&sslrootcert=/etc/twofactord/db-ca.crt&tcpKeepAlive=true",
+                load("store = postgresql\npostgres_url = jdbc:postgresql://db1:5432,db2:5432/tfd?targetServerType=primary"
+                        + "&sslmode=verify-full&sslrootcert=/etc/twofactord/db-ca.crt&tcpKeepAlive=true\n", false)
+                        .postgres().orElseThrow().url());
         assertTrue(error("store = postgresql\npostgres_url = jdbc:postgresql://db/x\npostgres_password_file = pw\n")
                 .endsWith("twofactord.conf:3: postgres_password_file: must be an absolute path"));
     }
