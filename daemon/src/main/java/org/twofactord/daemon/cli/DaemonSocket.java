@@ -49,6 +49,14 @@ final class DaemonSocket {
                 + "the checkout where ./dev-server runs, or give --socket PATH");
     }
 
+    /**
+     * The dev-mode state directory, found as {@link #dev} finds the socket: {@code .twofactord-dev}
+     * in the working directory or the nearest folder above it (or at the checkout's top).
+     */
+    static Path devStateDir(Path workingDir) throws NotFound {
+        return dev(workingDir).getParent();
+    }
+
     /** The message for a connection to {@code socket} that failed with {@code e}: what, why, what to do. */
     static String whyUnreachable(Path socket, IOException e, boolean dev, int timeoutS) {
         String where = "twofactord: cannot connect to the daemon at " + ClientCommand.printable(socket.toString(), 300) + ": ";

@@ -112,13 +112,23 @@ final class StoreCommand implements Runnable {
                 + "master.key (default: /var/lib/twofactord; --dev: .twofactord-dev).")
         Path stateDir;
 
-        @Option(names = "--dev", description = "Check the dev-mode store (.twofactord-dev).")
+        @Option(names = "--dev", description = "Check the dev-mode store (.twofactord-dev here or in the nearest "
+                + "folder above).")
         boolean dev;
 
         @Override
         public Integer call() {
             Io io = ((TwofactordCommand) spec.root().userObject()).io();
-            Path dir = stateDir != null ? stateDir : dev ? Config.DEV_DIR : Config.DEFAULT_STATE_DIR;
+            Path dir = stateDir != null ? stateDir : Config.DEFAULT_STATE_DIR;
+            try {
+                if (dev && stateDir == null) {
+                    dir = DaemonSocket.devStateDir(io.workingDir);
+                }
+            } catch (DaemonSocket.NotFound e) {
+                io.err.println("twofactord: " + e.getMessage());
+                io.err.flush();
+                return ExitCodes.USAGE;
+            }
             try {
                 List<String> problems = check(dir, io);
                 problems.forEach(p -> io.out.println("problem: " + p));
@@ -187,7 +197,8 @@ final class StoreCommand implements Runnable {
                 + "MapDB store (default: as the configuration says).")
         Path stateDir;
 
-        @Option(names = "--dev", description = "The dev-mode store (.twofactord-dev).")
+        @Option(names = "--dev", description = "The dev-mode store (.twofactord-dev here or in the nearest folder "
+                + "above).")
         boolean dev;
 
         @Parameters(paramLabel = "FILE", description = "The export file.")
@@ -213,7 +224,8 @@ final class StoreCommand implements Runnable {
         public Integer call() {
             Io io = ((TwofactordCommand) spec.root().userObject()).io();
             try {
-                Config config = ConfigLoader.load(new ConfigLoader.Flags(null, stateDir, configFile, dev));
+                Path dir = dev && stateDir == null ? DaemonSocket.devStateDir(io.workingDir) : stateDir;
+                Config config = ConfigLoader.load(new ConfigLoader.Flags(null, dir, configFile, dev));
                 if (!Files.exists(config.masterKeyFile())) {
                     throw missingKey(config);
                 }
@@ -225,6 +237,10 @@ final class StoreCommand implements Runnable {
                 io.err.println("twofactord: " + e.getMessage());
                 io.err.flush();
                 return ExitCodes.NO;
+            } catch (DaemonSocket.NotFound e) {
+                io.err.println("twofactord: " + e.getMessage());
+                io.err.flush();
+                return ExitCodes.USAGE;
             } catch (ConfigException e) {
                 io.err.println("twofactord: bad configuration: " + e.getMessage());
                 io.err.flush();

@@ -90,4 +90,31 @@ class StoreCommandTest {
         assertEquals(1, bad.exit());
         assertTrue(bad.out().contains("problem: alice: a secret cannot be decrypted"), bad.out());
     }
+    @Test
+    void devFindsTheDevStoreFromAFolderBelowAsTheClientCommandsDo() throws Exception {
+        Path top = dir.resolve("checkout");
+        TestDaemon daemon = new TestDaemon(top).start();
+        try (Client c = daemon.client()) {
+            c.call("ENROLL alice");
+        }
+        daemon.stop();
+        Files.move(daemon.stateDir(), top.resolve(".twofactord-dev"));
+        Path below = Files.createDirectories(top.resolve("daemon/src"));
+
+        Cli.Run check = Cli.runIn(below, java.util.Map.of(), "store", "check", "--dev");
+        assertEquals(0, check.exit(), check.out() + check.err());
+        assertTrue(check.out().endsWith("ok\n"), check.out());
+        Path export = dir.resolve("dev.export");
+        Cli.Run exported = Cli.runIn(below, java.util.Map.of(), "store", "export", "--dev", export.toString());
+        assertEquals(0, exported.exit(), exported.out() + exported.err());
+        assertTrue(Files.size(export) > 0);
+
+        // Nowhere above: a usage error that says where it looked, not a missing store.
+        Path elsewhere = Files.createDirectories(dir.resolve("elsewhere/deeper"));
+        Cli.Run lost = Cli.runIn(elsewhere, java.util.Map.of(), "store", "check", "--dev");
+        assertEquals(2, lost.exit(), lost.out() + lost.err());
+        assertTrue(lost.err().contains("--dev: no .twofactord-dev folder"), lost.err());
+        Cli.Run lostExport = Cli.runIn(elsewhere, java.util.Map.of(), "store", "export", "--dev", "x.export");
+        assertEquals(2, lostExport.exit(), lostExport.out() + lostExport.err());
+    }
 }
