@@ -1,6 +1,5 @@
 package org.twofactord.daemon.server;
 
-import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -103,30 +102,10 @@ final class Session implements Runnable {
      * one thread from start to end, and 13 KB of fresh arrays per connection were a third of all
      * the daemon allocated under a connection-per-request load (JFR), and so of its young GCs.
      */
-    private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(Buffers::new);
-
-    private static final class Buffers {
-        final byte[] read = new byte[4096];
-        final byte[] line = new byte[LineReader.MAX_LINE_BYTES];
-        final byte[] out = new byte[8192];
-
-        /** What a connection sent (codes among it) does not wait in memory for the next one. */
-        void wipe() {
-            java.util.Arrays.fill(read, (byte) 0);
-            java.util.Arrays.fill(line, (byte) 0);
-        }
-    }
-
-    /** A BufferedOutputStream on a buffer its caller keeps ({@code buf} is protected for that). */
-    private static final class KeptBufferOutput extends BufferedOutputStream {
-        KeptBufferOutput(OutputStream out, byte[] buffer) {
-            super(out, 1);
-            this.buf = buffer;
-        }
-    }
+    private static final ThreadLocal<SessionBuffers> BUFFERS = ThreadLocal.withInitial(SessionBuffers::new);
 
     private void serve(Caller caller) throws IOException {
-        Buffers buffers = BUFFERS.get();
+        SessionBuffers buffers = BUFFERS.get();
         try {
             serve(caller, buffers);
         } finally {
@@ -134,10 +113,10 @@ final class Session implements Runnable {
         }
     }
 
-    private void serve(Caller caller, Buffers buffers) throws IOException {
-        DeadlineInput input = new DeadlineInput(socket.getInputStream());
+    private void serve(Caller caller, SessionBuffers buffers) throws IOException {
+        DeadlineInput input = new DeadlineInput(socket.getInputStream(), buffers);
         LineReader reader = new LineReader(input, buffers.read, buffers.line);
-        OutputStream out = new KeptBufferOutput(socket.getOutputStream(), buffers.out);
+        OutputStream out = buffers.output(socket.getOutputStream());
         while (true) {
             if (!reader.hasBufferedInput()) {
                 out.flush();
@@ -243,11 +222,13 @@ final class Session implements Runnable {
      */
     private final class DeadlineInput extends InputStream {
         private final InputStream in;
+        private final SessionBuffers buffers;
         /** The timeout last set on the socket, in ms; 0 before the first read. */
         private int timeoutSetMs;
 
-        DeadlineInput(InputStream in) {
+        DeadlineInput(InputStream in, SessionBuffers buffers) {
             this.in = in;
+            this.buffers = buffers;
         }
 
         @Override
@@ -267,7 +248,9 @@ final class Session implements Runnable {
                 socket.setSoTimeout(timeoutMs);
                 timeoutSetMs = timeoutMs;
             }
-            return in.read(b, off, len);
+            int n = in.read(b, off, len);
+            buffers.noteRead(b, off, n);
+            return n;
         }
     }
 
