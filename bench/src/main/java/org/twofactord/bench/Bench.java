@@ -22,7 +22,9 @@ public final class Bench {
         if (args.length == 0) {
             System.err.println("usage: bench suite [--quick] --work DIR --daemon-jar JAR --out-dir DIR [...]\n"
                     + "       bench echo-server SOCKET\n"
-                    + "       bench accept-cost [--seconds 2] [--rounds 3] [--dir DIR]");
+                    + "       bench accept-cost [--seconds 2] [--rounds 3] [--dir DIR]\n"
+                    + "       bench server-shape --kind threads|threads-jdk|loop --socket PATH [--threads 8]\n"
+                    + "       bench load --socket PATH --lines FILE [--conns 16] [--seconds 10] [--fresh]");
             System.exit(2);
         }
         switch (args[0]) {
@@ -31,6 +33,11 @@ public final class Bench {
             case "load" -> load(options(Arrays.copyOfRange(args, 1, args.length)));
             case "legit" -> legit(options(Arrays.copyOfRange(args, 1, args.length)));
             case "accept-cost" -> AcceptCost.run(options(Arrays.copyOfRange(args, 1, args.length)));
+            case "server-shape" -> {
+                Map<String, String> o = options(Arrays.copyOfRange(args, 1, args.length));
+                ServerShapes.run(o.getOrDefault("kind", "threads"), Path.of(o.get("socket")),
+                        Integer.parseInt(o.getOrDefault("threads", "8")));
+            }
             default -> {
                 System.err.println("unknown command " + args[0]);
                 System.exit(2);

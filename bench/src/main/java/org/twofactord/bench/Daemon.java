@@ -127,6 +127,16 @@ final class Daemon implements AutoCloseable {
         return new Daemon("echo", dir, socket, cmd, null, null);
     }
 
+    /** A do-nothing server of the daemon's shape (ServerShapes, kind threads), for the connection rows. */
+    static Daemon shape(Path dir) throws IOException {
+        Files.createDirectories(dir);
+        Path socket = dir.resolve("shape.sock");
+        String classpath = System.getProperty("java.class.path");
+        List<String> cmd = List.of(javaBinary(), "-Xmx64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp",
+                classpath, Bench.class.getName(), "server-shape", "--kind", "threads", "--socket", socket.toString());
+        return new Daemon("shape", dir, socket, cmd, null, null);
+    }
+
     static boolean isRoot() {
         try {
             return ((Number) Files.getAttribute(Path.of("/proc/self"), "unix:uid")).longValue() == 0;

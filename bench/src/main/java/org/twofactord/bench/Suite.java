@@ -418,53 +418,87 @@ final class Suite {
         }
         List<Double> fresh = new ArrayList<>();
         List<Double> persistent = new ArrayList<>();
-        for (int round = 0; round < plan.rounds; round++) {
-            Load.Throughput p = Load.run(LOGIN_CONNS, plan.warmMs, plan.measureMs, i -> {
-                Conn c = Conn.open(main.socket);
-                int[] at = {ThreadLocalRandom.current().nextInt(users.length)};
-                return new Load.Worker() {
-                    @Override
-                    public String step() throws IOException {
-                        int k = at[0]++ % users.length;
-                        String check = c.call("CHECK " + users[k]);
-                        if (!check.startsWith("OK")) {
-                            throw new IOException("CHECK: " + check);
-                        }
-                        return c.call("VERIFY " + users[k] + " " + codes[k] + " service=bench");
-                    }
-
-                    @Override
-                    public void close() {
-                        c.close();
-                    }
-                };
-            });
-            Load.Throughput f = Load.run(LOGIN_CONNS, plan.warmMs, plan.measureMs, i -> {
-                int[] at = {ThreadLocalRandom.current().nextInt(users.length)};
-                return () -> {
-                    int k = at[0]++ % users.length;
-                    try (Conn c = Conn.open(main.socket)) {
-                        String check = c.call("CHECK " + users[k]);
-                        if (!check.startsWith("OK")) {
-                            throw new IOException("CHECK: " + check);
-                        }
-                    }
-                    try (Conn c = Conn.open(main.socket)) {
-                        return c.call("VERIFY " + users[k] + " " + codes[k] + " service=bench");
-                    }
-                };
-            });
-            persistent.add(p.perSecond());
-            fresh.add(f.perSecond());
-            Bench.progress(String.format(Locale.ROOT, "  round %d: persistent %,.0f logins/s, new connections %,.0f logins/s %s",
-                    round + 1, p.perSecond(), f.perSecond(), f.replies()));
+        List<Double> shapeFresh = new ArrayList<>();
+        List<Double> shapePersistent = new ArrayList<>();
+        Daemon shape = Daemon.shape(work.resolve("shape")).start();
+        try {
+            for (int round = 0; round < plan.rounds; round++) {
+                Load.Throughput p = logins(main.socket, users, codes, false);
+                Load.Throughput f = logins(main.socket, users, codes, true);
+                Load.Throughput sp = logins(shape.socket, users, codes, false);
+                Load.Throughput sf = logins(shape.socket, users, codes, true);
+                persistent.add(p.perSecond());
+                fresh.add(f.perSecond());
+                shapePersistent.add(sp.perSecond());
+                shapeFresh.add(sf.perSecond());
+                Bench.progress(String.format(Locale.ROOT, "  round %d: persistent %,.0f logins/s, new connections %,.0f "
+                        + "logins/s %s; do-nothing server of the same shape: %,.0f and %,.0f", round + 1, p.perSecond(),
+                        f.perSecond(), f.replies(), sp.perSecond(), sf.perSecond()));
+            }
+        } finally {
+            shape.stop();
         }
         report.add(new Report.Row("Connection per request: CHECK and VERIFY each on a new connection, "
                 + LOGIN_CONNS + " clients", median(fresh), "logins/s", median(persistent),
                 "same on persistent connections", 0.5, true,
-                "a login is CHECK then VERIFY, as the PAM module does; the code is wrong, so that no fsync hides "
-                        + "the cost of the connections"));
-        report.details.putPOJO("connection_per_request", Map.of("new_per_s", fresh, "persistent_per_s", persistent));
+                String.format(Locale.ROOT, "a login is CHECK then VERIFY, as the PAM module does; the code is wrong, so "
+                        + "that no fsync hides the cost of the connections; a server of the daemon's shape that answers "
+                        + "OK to every line and does nothing else (bench server-shape --kind threads) reaches %.2f "
+                        + "(%,.0f against %,.0f)", median(shapeFresh) / median(shapePersistent), median(shapeFresh),
+                        median(shapePersistent))));
+        // What one new connection costs, in µs of the machine (two per login): 1/rate on new
+        // connections minus 1/rate on persistent ones, for the daemon and for the do-nothing server.
+        double daemonUs = (1e6 / median(fresh) - 1e6 / median(persistent)) / 2;
+        double shapeUs = (1e6 / median(shapeFresh) - 1e6 / median(shapePersistent)) / 2;
+        report.add(new Report.Row("Connection per request: what one new connection costs the daemon (µs of the "
+                + "machine, from the rates above)", daemonUs, "µs", shapeUs,
+                "a do-nothing server of the same shape (junixsocket, a thread per connection)", Double.NaN, false,
+                "the part of a connection's cost that is the daemon's own work rather than the socket's and the "
+                        + "client's; BENCHMARKS.md, issue 18, compares other server shapes"));
+        report.details.putPOJO("connection_per_request", Map.of("new_per_s", fresh, "persistent_per_s", persistent,
+                "shape_new_per_s", shapeFresh, "shape_persistent_per_s", shapePersistent));
+    }
+
+    /** CHECK then VERIFY (a wrong code) per login, on one connection per client or a new one per request. */
+    private Load.Throughput logins(Path socket, String[] users, String[] codes, boolean newConnections)
+            throws IOException {
+        if (newConnections) {
+            return Load.run(LOGIN_CONNS, plan.warmMs, plan.measureMs, i -> {
+                int[] at = {ThreadLocalRandom.current().nextInt(users.length)};
+                return () -> {
+                    int k = at[0]++ % users.length;
+                    try (Conn c = Conn.open(socket)) {
+                        String check = c.call("CHECK " + users[k]);
+                        if (!check.startsWith("OK")) {
+                            throw new IOException("CHECK: " + check);
+                        }
+                    }
+                    try (Conn c = Conn.open(socket)) {
+                        return c.call("VERIFY " + users[k] + " " + codes[k] + " service=bench");
+                    }
+                };
+            });
+        }
+        return Load.run(LOGIN_CONNS, plan.warmMs, plan.measureMs, i -> {
+            Conn c = Conn.open(socket);
+            int[] at = {ThreadLocalRandom.current().nextInt(users.length)};
+            return new Load.Worker() {
+                @Override
+                public String step() throws IOException {
+                    int k = at[0]++ % users.length;
+                    String check = c.call("CHECK " + users[k]);
+                    if (!check.startsWith("OK")) {
+                        throw new IOException("CHECK: " + check);
+                    }
+                    return c.call("VERIFY " + users[k] + " " + codes[k] + " service=bench");
+                }
+
+                @Override
+                public void close() {
+                    c.close();
+                }
+            };
+        });
     }
 
     // ---------------------------------------------------------------- latency under attack
