@@ -3,7 +3,7 @@
 # state directories (and always kills them at the end), enrols users with IMPORT, runs every
 # scenario and writes the table.
 #
-#   bench/run.sh            full run (about 15 minutes): BENCHMARKS.md and bench/results.json
+#   bench/run.sh            full run (5 minutes on a quiet machine, 15-20 on a busy one): BENCHMARKS.md and bench/results.json
 #   bench/run.sh --quick    smoke test (under 3 minutes): checks that every scenario ran and gave
 #                           numbers, not that targets were met; writes bench/target/quick/
 #   bench/run.sh --store postgresql
