@@ -4,9 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,9 +22,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.slf4j.LoggerFactory;
 import org.twofactord.daemon.Client;
 import org.twofactord.daemon.Json;
+import org.twofactord.daemon.LogCapture;
 import org.twofactord.daemon.MutableClock;
 import org.twofactord.daemon.TestDaemon;
 import org.twofactord.daemon.store.PostgresCluster;
@@ -90,8 +87,7 @@ class FailoverTest {
     final MutableClock clock = MutableClock.atStepStart();
     final TotpEngine totp = new TotpEngine(6, clock);
     final List<TestDaemon> daemons = new ArrayList<>();
-    ListAppender<ILoggingEvent> storeLog;
-    Logger storeLogger;
+    LogCapture storeLog;
 
     // The ledger, over every round.
     /** "user step" of every TOTP step answered OK (a CONFIRM's too), and "user #index" of every backup code. */
@@ -142,17 +138,13 @@ class FailoverTest {
 
     @BeforeEach
     void captureStoreLog() {
-        storeLogger = (Logger) LoggerFactory.getLogger(PostgresStore.class);
-        storeLogger.setLevel(Level.INFO);
-        storeLog = new ListAppender<>();
-        storeLog.start();
-        storeLogger.addAppender(storeLog);
+        storeLog = LogCapture.start(PostgresStore.class, Level.INFO);
     }
 
     @AfterEach
     void stop() {
         loadRunning = false;
-        storeLogger.detachAppender(storeLog);
+        storeLog.close();
         daemons.forEach(TestDaemon::close);
         if (cluster != null) {
             cluster.close();
@@ -229,7 +221,7 @@ class FailoverTest {
             long oksBefore = oks.get();
             long unavailableBefore = unavailable.get();
             long roundStarted = System.nanoTime();
-            int logFrom = storeLog.list.size();
+            int logFrom = storeLog.events().size();
             noOkFrom = Long.MAX_VALUE;
             promotingAt = Long.MAX_VALUE;
             promotedAt = Long.MAX_VALUE;
@@ -305,21 +297,21 @@ class FailoverTest {
             int verified = verifyEveryone();
 
             if (round == 0) {
-                failoverLog = storeLog.list.subList(logFrom, storeLog.list.size()).stream()
+                failoverLog = storeLog.events().subList(logFrom, storeLog.events().size()).stream()
                         .map(e -> String.format("  %+6d ms %-5s %s", e.getTimeStamp() - killedAtMillis,
                                 e.getLevel(), e.getFormattedMessage()))
                         .toList();
             }
-            long logLost = storeLog.list.subList(logFrom, storeLog.list.size()).stream()
+            long logLost = storeLog.events().subList(logFrom, storeLog.events().size()).stream()
                     .filter(e -> e.getFormattedMessage().startsWith("lost the database")).count();
             // A hung primary is noticed only after the promotion (at the 2 s read timeout), so each
             // daemon's one loss may count here; more than one per daemon is a second burst of
             // 'unavailable'.
-            long logLostAfter = storeLog.list.subList(logFrom, storeLog.list.size()).stream()
+            long logLostAfter = storeLog.events().subList(logFrom, storeLog.events().size()).stream()
                     .filter(e -> e.getFormattedMessage().startsWith("lost the database")
                             && e.getTimeStamp() > promotedAtMillis).count();
             (hanging ? lostAfterHung : lostAfter).add(logLostAfter);
-            long logBack = storeLog.list.subList(logFrom, storeLog.list.size()).stream()
+            long logBack = storeLog.events().subList(logFrom, storeLog.events().size()).stream()
                     .filter(e -> e.getFormattedMessage().contains("is reachable again")).count();
             System.out.printf("failover round %d (%s%s): %d requests, %d OKs, %d unavailable; answered OK again "
                     + "%d and %d ms after the promotion; %d replays refused, %d users verified; logged %d losses "

@@ -4,9 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -25,8 +22,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.slf4j.LoggerFactory;
 import org.twofactord.daemon.Client;
+import org.twofactord.daemon.LogCapture;
 import org.twofactord.daemon.MutableClock;
 import org.twofactord.daemon.TestDaemon;
 import org.twofactord.daemon.store.PostgresServer;
@@ -58,22 +55,17 @@ class HungFirstHostTest {
     ServerSocket hung;
     final List<Socket> held = Collections.synchronizedList(new ArrayList<>());
     final AtomicInteger probes = new AtomicInteger();
-    ListAppender<ILoggingEvent> storeLog;
-    Logger storeLogger;
+    LogCapture storeLog;
 
     @BeforeEach
     void start() throws Exception {
         postgres = PostgresServer.shared();
-        storeLogger = (Logger) LoggerFactory.getLogger(PostgresStore.class);
-        storeLogger.setLevel(Level.INFO);
-        storeLog = new ListAppender<>();
-        storeLog.start();
-        storeLogger.addAppender(storeLog);
+        storeLog = LogCapture.start(PostgresStore.class, Level.INFO);
     }
 
     @AfterEach
     void stop() throws Exception {
-        storeLogger.detachAppender(storeLog);
+        storeLog.close();
         if (daemon != null) {
             daemon.close();
         }
@@ -178,7 +170,7 @@ class HungFirstHostTest {
                 Thread.sleep(100);
             }
         }
-        long lost = storeLog.list.stream().filter(e -> e.getFormattedMessage().startsWith("lost the database")).count();
+        long lost = storeLog.events().stream().filter(e -> e.getFormattedMessage().startsWith("lost the database")).count();
         System.out.printf("hung first host (%s): started in %d ms; %d requests, %d answered ERR, slowest %d ms; "
                 + "connections broken %d times; connections to the hung host %s; %d losses logged%n",
                 countProbes ? "accepts, never answers" : "connect never answered", startMs, requests, wrong.size(),

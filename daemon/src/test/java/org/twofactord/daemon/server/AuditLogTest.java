@@ -4,9 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -14,9 +12,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.slf4j.LoggerFactory;
 import org.twofactord.daemon.Client;
 import org.twofactord.daemon.Json;
+import org.twofactord.daemon.LogCapture;
 import org.twofactord.daemon.TestDaemon;
 import org.twofactord.daemon.Totp;
 
@@ -24,29 +22,21 @@ import org.twofactord.daemon.Totp;
 class AuditLogTest {
     @TempDir
     Path dir;
-    ListAppender<ILoggingEvent> captured;
-    Logger root;
-    Level previous;
+    LogCapture captured;
 
     @BeforeEach
     void capture() {
-        root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
-        previous = root.getLevel();
-        root.setLevel(Level.DEBUG); // everything the daemon could say
-        captured = new ListAppender<>();
-        captured.start();
-        root.addAppender(captured);
+        captured = LogCapture.start(org.slf4j.Logger.ROOT_LOGGER_NAME, Level.DEBUG); // everything the daemon could say
     }
 
     @AfterEach
     void release() {
-        root.detachAppender(captured);
-        root.setLevel(previous);
+        captured.close();
     }
 
     private List<String> lines() {
         List<String> out = new ArrayList<>();
-        for (ILoggingEvent e : captured.list) {
+        for (ILoggingEvent e : captured.events()) {
             out.add(e.getLoggerName() + ": " + e.getFormattedMessage()
                     + (e.getThrowableProxy() == null ? "" : " " + e.getThrowableProxy().getMessage()));
         }

@@ -5,9 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,9 +18,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.slf4j.LoggerFactory;
 import org.twofactord.daemon.Client;
 import org.twofactord.daemon.Json;
+import org.twofactord.daemon.LogCapture;
 import org.twofactord.daemon.TestDaemon;
 import org.twofactord.daemon.Totp;
 import org.twofactord.daemon.auth.Owners;
@@ -43,22 +41,17 @@ class OwnersTest {
     @TempDir
     Path dir;
     Path owners;
-    ListAppender<ILoggingEvent> captured;
-    Logger ownersLog;
+    LogCapture captured;
 
     @BeforeEach
     void capture() {
-        ownersLog = (Logger) LoggerFactory.getLogger(Owners.class);
-        ownersLog.setLevel(Level.DEBUG);
-        captured = new ListAppender<>();
-        captured.start();
-        ownersLog.addAppender(captured);
+        captured = LogCapture.start(Owners.class, Level.DEBUG);
         owners = dir.resolve("trueuserowners");
     }
 
     @AfterEach
     void release() {
-        ownersLog.detachAppender(captured);
+        captured.close();
     }
 
     private UserDatabase users() {
@@ -205,7 +198,7 @@ class OwnersTest {
             assertTrue(forbidden(c.call("USER root as=r1")), "root is never owned");
             c.expect("PING", "OK");
         }
-        List<String> logged = captured.list.stream().map(ILoggingEvent::getFormattedMessage).toList();
+        List<String> logged = captured.events().stream().map(ILoggingEvent::getFormattedMessage).toList();
         for (String line : List.of("line 1: not 'account: owner'", "line 3: not 'account: owner'",
                 "line 5: carol has a second owner", "line 6: not 'account: owner'", "line 7: root is never owned",
                 "line 8: not 'account: owner'", "does not exist", "cannot be read",
