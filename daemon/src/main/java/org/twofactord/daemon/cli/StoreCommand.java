@@ -119,11 +119,10 @@ final class StoreCommand implements Runnable {
         @Override
         public Integer call() {
             Io io = ((TwofactordCommand) spec.root().userObject()).io();
-            Path dir = stateDir != null ? stateDir : Config.DEFAULT_STATE_DIR;
+            Path dir;
             try {
-                if (dev && stateDir == null) {
-                    dir = DaemonSocket.devStateDir(io.workingDir);
-                }
+                dir = stateDir != null ? stateDir
+                        : dev ? DaemonSocket.devStateDir(io.workingDir) : Config.DEFAULT_STATE_DIR;
             } catch (DaemonSocket.NotFound e) {
                 io.err.println("twofactord: " + e.getMessage());
                 io.err.flush();

@@ -238,11 +238,13 @@ public final class ConfigLoader {
          * {@code socketTimeout=30} would let a login wait 30 s on a database that hangs, where the
          * daemon answers {@code ERR unavailable} within the PAM module's 5 s.
          */
+        private static final String TIME_LIMITS = "the daemon sets its own time limits (a request fails within the "
+                + "client's 5 s)";
         private static final Map<String, String> DAEMON_SETS = Map.of(
-                "connecttimeout", "the daemon sets its own time limits (a request fails within the client's 5 s)",
-                "logintimeout", "the daemon sets its own time limits (a request fails within the client's 5 s)",
-                "sockettimeout", "the daemon sets its own time limits (a request fails within the client's 5 s)",
-                "cancelsignaltimeout", "the daemon sets its own time limits (a request fails within the client's 5 s)",
+                "connecttimeout", TIME_LIMITS,
+                "logintimeout", TIME_LIMITS,
+                "sockettimeout", TIME_LIMITS,
+                "cancelsignaltimeout", TIME_LIMITS,
                 "options", "the daemon sets the session's options itself (statement and lock timeouts, "
                         + "synchronous_commit = on)",
                 "user", "set postgres_user instead");
