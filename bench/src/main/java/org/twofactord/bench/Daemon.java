@@ -119,22 +119,26 @@ final class Daemon implements AutoCloseable {
 
     /** The echo server of this jar. */
     static Daemon echo(Path dir) throws IOException {
-        Files.createDirectories(dir);
-        Path socket = dir.resolve("echo.sock");
-        String classpath = System.getProperty("java.class.path");
-        List<String> cmd = List.of(javaBinary(), "-Xmx64m", "-XX:+UseSerialGC", "-cp", classpath,
-                Bench.class.getName(), "echo-server", socket.toString());
-        return new Daemon("echo", dir, socket, cmd, null, null);
+        return benchServer("echo", dir, List.of(), "echo-server");
     }
 
     /** A do-nothing server of the daemon's shape (ServerShapes, kind threads), for the connection rows. */
     static Daemon shape(Path dir) throws IOException {
+        return benchServer("shape", dir, List.of("-XX:TieredStopAtLevel=1"), "server-shape", "--kind", "threads",
+                "--socket");
+    }
+
+    /** A server of this jar: {@code bench COMMAND... DIR/NAME.sock} in a JVM of its own. */
+    private static Daemon benchServer(String name, Path dir, List<String> jvmOptions, String... command)
+            throws IOException {
         Files.createDirectories(dir);
-        Path socket = dir.resolve("shape.sock");
-        String classpath = System.getProperty("java.class.path");
-        List<String> cmd = List.of(javaBinary(), "-Xmx64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp",
-                classpath, Bench.class.getName(), "server-shape", "--kind", "threads", "--socket", socket.toString());
-        return new Daemon("shape", dir, socket, cmd, null, null);
+        Path socket = dir.resolve(name + ".sock");
+        List<String> cmd = new ArrayList<>(List.of(javaBinary(), "-Xmx64m", "-XX:+UseSerialGC"));
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Bench.class.getName()));
+        cmd.addAll(List.of(command));
+        cmd.add(socket.toString());
+        return new Daemon(name, dir, socket, cmd, null, null);
     }
 
     static boolean isRoot() {

@@ -27,14 +27,14 @@ final class EchoServer {
         System.out.flush();
         while (true) {
             AFUNIXSocket socket = server.accept();
-            Thread t = new Thread(() -> serve(socket), "echo");
+            Thread t = new Thread(() -> serve(socket, new byte[4096]), "echo");
             t.setDaemon(true);
             t.start();
         }
     }
 
-    private static void serve(AFUNIXSocket socket) {
-        byte[] buffer = new byte[4096];
+    /** Answers OK to every line of one connection until the client leaves, then closes it. */
+    static void serve(AFUNIXSocket socket, byte[] buffer) {
         try (socket; InputStream in = socket.getInputStream(); OutputStream out = socket.getOutputStream()) {
             while (true) {
                 int n = in.read(buffer);

@@ -1,8 +1,6 @@
 package org.twofactord.bench;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
@@ -54,17 +52,12 @@ final class ServerShapes {
         startAll(threads, () -> {
             byte[] buffer = new byte[4096];
             while (true) {
-                try (AFUNIXSocket s = server.accept(); InputStream in = s.getInputStream();
-                     OutputStream out = s.getOutputStream()) {
+                try {
+                    AFUNIXSocket s = server.accept();
                     s.setShutdownOnClose(false);
-                    int n;
-                    while ((n = in.read(buffer)) >= 0) {
-                        for (int i = 0; i < lines(buffer, n); i++) {
-                            out.write(OK);
-                        }
-                    }
+                    EchoServer.serve(s, buffer);
                 } catch (IOException ignored) {
-                    // the client left
+                    // accept failed: try again
                 }
             }
         });
@@ -142,16 +135,6 @@ final class ServerShapes {
     private static void listening(Path socket) {
         System.out.println("listening on " + socket);
         System.out.flush();
-    }
-
-    private static int lines(byte[] buffer, int n) {
-        int lines = 0;
-        for (int i = 0; i < n; i++) {
-            if (buffer[i] == '\n') {
-                lines++;
-            }
-        }
-        return lines;
     }
 
     private static int lines(ByteBuffer buffer) {

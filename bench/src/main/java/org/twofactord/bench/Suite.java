@@ -468,13 +468,10 @@ final class Suite {
                 return () -> {
                     int k = at[0]++ % users.length;
                     try (Conn c = Conn.open(socket)) {
-                        String check = c.call("CHECK " + users[k]);
-                        if (!check.startsWith("OK")) {
-                            throw new IOException("CHECK: " + check);
-                        }
+                        check(c, users[k]);
                     }
                     try (Conn c = Conn.open(socket)) {
-                        return c.call("VERIFY " + users[k] + " " + codes[k] + " service=bench");
+                        return verify(c, users[k], codes[k]);
                     }
                 };
             });
@@ -486,11 +483,8 @@ final class Suite {
                 @Override
                 public String step() throws IOException {
                     int k = at[0]++ % users.length;
-                    String check = c.call("CHECK " + users[k]);
-                    if (!check.startsWith("OK")) {
-                        throw new IOException("CHECK: " + check);
-                    }
-                    return c.call("VERIFY " + users[k] + " " + codes[k] + " service=bench");
+                    check(c, users[k]);
+                    return verify(c, users[k], codes[k]);
                 }
 
                 @Override
@@ -499,6 +493,19 @@ final class Suite {
                 }
             };
         });
+    }
+
+    /** A login's first half: CHECK must answer OK. */
+    private static void check(Conn c, String user) throws IOException {
+        String check = c.call("CHECK " + user);
+        if (!check.startsWith("OK")) {
+            throw new IOException("CHECK: " + check);
+        }
+    }
+
+    /** A login's second half: the reply to VERIFY. */
+    private static String verify(Conn c, String user, String code) throws IOException {
+        return c.call("VERIFY " + user + " " + code + " service=bench");
     }
 
     // ---------------------------------------------------------------- latency under attack
